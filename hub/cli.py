@@ -1,0 +1,66 @@
+"""``hub``: the operators' command line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from hub.registry import ALL_PROCESSES, BY_NAME
+
+app = typer.Typer(help="一网通办 integration hub", no_args_is_help=True)
+openapi_app = typer.Typer(help="OpenAPI documents in contracts/openapi")
+app.add_typer(openapi_app, name="openapi")
+
+
+@app.command()
+def run() -> None:
+    """Start the whole hub on the embedded default (what `make run` calls)."""
+    from hub.runner import main
+
+    raise typer.Exit(main())
+
+
+@app.command()
+def migrate(
+    service: str = typer.Option("", help="one process; all when empty"),
+    database_url: str = typer.Option("", envvar="HUB_DATABASE_URL"),
+) -> None:
+    """Apply migrations (to HUB_DATABASE_URL, or each process's SQLite file)."""
+    from hub.runner import sqlite_url
+    from services.runtime.migrate import upgrade
+
+    specs = [BY_NAME[service]] if service else ALL_PROCESSES
+    if database_url and len(specs) != 1:
+        typer.echo("--database-url needs --service: each service owns its own database")
+        raise typer.Exit(2)
+    for spec in specs:
+        upgrade(spec.migrations_dir, database_url or sqlite_url(spec.name))
+        typer.echo(f"{spec.name}: migrated")
+
+
+@openapi_app.command("export")
+def openapi_export() -> None:
+    from hub.openapi import export
+
+    for path in export():
+        typer.echo(f"wrote {path}")
+
+
+@openapi_app.command("check")
+def openapi_check() -> None:
+    from hub.openapi import stale
+
+    names = stale()
+    if names:
+        typer.echo(f"stale OpenAPI documents: {', '.join(names)}; run `hub openapi export`")
+        raise typer.Exit(1)
+    typer.echo("OpenAPI documents are current")
+
+
+def main() -> None:
+    app(prog_name="hub")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""Tables of the cases service (its own database; no other service reads them)."""
+
+from services.runtime.db import make_base
+
+Base = make_base()

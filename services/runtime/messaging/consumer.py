@@ -1,0 +1,273 @@
+"""Idempotent consumers: the inbox row and the effect commit in one transaction.
+
+A redelivered event (after a crash before the offset commit, a rebalance or a
+duplicate publish) finds its inbox row and is skipped. An event that can never be
+processed goes to ``<topic>.dlq`` with the error in its headers, is recorded in the
+``dead_letters`` table for operators, and the consumer moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from opentelemetry import propagate, trace
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts import EventContracts, UnknownEventType
+from services.runtime.db import Database, utcnow
+from services.runtime.messaging.envelope import Envelope, MalformedEvent
+from services.runtime.messaging.kafka import dlq_topic
+from services.runtime.messaging.tables import dead_letters, inbox
+
+log = logging.getLogger("hub.consumer")
+_tracer = trace.get_tracer("hub.consumer")
+
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+
+class PermanentEventError(Exception):
+    """The handler knows retrying cannot help (e.g. a business rule refuses the event)."""
+
+
+@dataclass
+class ConsumerStats:
+    applied: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    skipped: int = 0
+
+
+class _Poison(Exception):
+    def __init__(self, message: str, event: Envelope | None = None) -> None:
+        super().__init__(message)
+        self.event = event
+
+
+class InboxConsumer:
+    """Consumes ``topics`` as consumer group ``name`` and applies ``handler`` per event.
+
+    ``event_types`` limits which types this consumer applies; others on the same topic are
+    acknowledged without effect (a topic carries several facts).
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        topics: list[str],
+        handler: Handler,
+        db: Database,
+        contracts: EventContracts,
+        event_types: Iterable[str] | None = None,
+        max_attempts: int = 5,
+        retry_backoff: float = 0.2,
+        crash_after_apply: int = 0,
+    ) -> None:
+        self.name = name
+        self.topics = topics
+        self.handler = handler
+        self.db = db
+        self.contracts = contracts
+        self.event_types = set(event_types) if event_types is not None else None
+        self.max_attempts = max_attempts
+        self.retry_backoff = retry_backoff
+        self.crash_after_apply = crash_after_apply
+        self.stats = ConsumerStats()
+
+    async def run(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            if not batches:
+                continue
+            for records in batches.values():
+                for record in records:
+                    await self.process(record, producer)
+            if self.crash_after_apply and self.stats.applied >= self.crash_after_apply:
+                # Fault injection for resilience tests: die after applying, before the
+                # offset commit, exactly the window the inbox must make harmless.
+                log.warning("fault injection: exiting before offset commit")
+                os._exit(137)
+            await consumer.commit()
+
+    async def process(self, record: ConsumerRecord, producer: AIOKafkaProducer) -> None:
+        headers = list(record.headers or [])
+        parent = propagate.extract(_HeaderCarrier(headers))
+        with _tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=parent,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.consumer.group.name": self.name,
+                "messaging.kafka.offset": record.offset,
+            },
+        ) as span:
+            try:
+                event = self._decode(record)
+            except _Poison as poison:
+                await self._dead_letter(record, producer, str(poison), 1, poison.event)
+                return
+            span.set_attribute("messaging.message.id", event.id)
+            span.set_attribute("hub.event_type", event.type)
+            span.set_attribute("hub.aggregate_id", event.key)
+            if self.event_types is not None and event.type not in self.event_types:
+                self.stats.skipped += 1
+                return
+            await self._apply_with_retries(record, producer, event)
+
+    def _decode(self, record: ConsumerRecord) -> Envelope:
+        try:
+            event = Envelope.from_kafka(record.key, record.value, list(record.headers or []))
+        except MalformedEvent as exc:
+            raise _Poison(str(exc)) from exc
+        if self.event_types is not None and event.type not in self.event_types:
+            return event
+        try:
+            errors = self.contracts.get(event.type).errors(event.data)
+        except UnknownEventType as exc:
+            raise _Poison(str(exc), event) from exc
+        if errors:
+            raise _Poison("contract violation: " + "; ".join(errors[:5]), event)
+        return event
+
+    async def _apply_with_retries(
+        self, record: ConsumerRecord, producer: AIOKafkaProducer, event: Envelope
+    ) -> None:
+        last_error = ""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                applied = await self._apply_once(record, event)
+            except PermanentEventError as exc:
+                await self._dead_letter(record, producer, f"refused: {exc}", attempt, event)
+                return
+            except Exception as exc:
+                last_error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "consumer %s: event %s failed (attempt %d/%d): %s",
+                    self.name,
+                    event.id,
+                    attempt,
+                    self.max_attempts,
+                    last_error,
+                )
+                if attempt < self.max_attempts:
+                    await asyncio.sleep(self.retry_backoff * 2 ** (attempt - 1))
+                continue
+            if applied:
+                self.stats.applied += 1
+            else:
+                self.stats.duplicates += 1
+            return
+        await self._dead_letter(record, producer, last_error, self.max_attempts, event)
+
+    async def _apply_once(self, record: ConsumerRecord, event: Envelope) -> bool:
+        async with self.db.transaction() as session:
+            seen = await session.scalar(
+                select(inbox.c.event_id).where(
+                    inbox.c.consumer == self.name, inbox.c.event_id == event.id
+                )
+            )
+            if seen is not None:
+                return False
+            await session.execute(
+                insert(inbox).values(
+                    consumer=self.name,
+                    event_id=event.id,
+                    event_type=event.type,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    status="done",
+                    processed_at=utcnow(),
+                )
+            )
+            await self.handler(session, event)
+        return True
+
+    async def _dead_letter(
+        self,
+        record: ConsumerRecord,
+        producer: AIOKafkaProducer,
+        error: str,
+        attempts: int,
+        event: Envelope | None,
+    ) -> None:
+        log.error(
+            "consumer %s: event at %s[%d]@%d dead-lettered: %s",
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            error,
+        )
+        headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlq_")]
+        headers += [
+            ("dlq_error", error[:4000].encode()),
+            ("dlq_consumer", self.name.encode()),
+            ("dlq_attempts", str(attempts).encode()),
+            ("dlq_source_topic", record.topic.encode()),
+            ("dlq_source_partition", str(record.partition).encode()),
+            ("dlq_source_offset", str(record.offset).encode()),
+        ]
+        fut = await producer.send(
+            dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
+        )
+        await fut
+        async with self.db.transaction() as session:
+            await session.execute(
+                insert(dead_letters).values(
+                    consumer=self.name,
+                    event_id=event.id if event else None,
+                    event_type=event.type if event else None,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    key=record.key.decode(errors="replace") if record.key else None,
+                    error=error[:4000],
+                    attempts=attempts,
+                    headers={k: v.decode(errors="replace") for k, v in record.headers or [] if v},
+                    value=(record.value or b"").decode(errors="replace"),
+                    created_at=utcnow(),
+                )
+            )
+            if event is not None:
+                already = await session.scalar(
+                    select(inbox.c.event_id).where(
+                        inbox.c.consumer == self.name, inbox.c.event_id == event.id
+                    )
+                )
+                if already is None:
+                    await session.execute(
+                        insert(inbox).values(
+                            consumer=self.name,
+                            event_id=event.id,
+                            event_type=event.type,
+                            topic=record.topic,
+                            partition=record.partition,
+                            offset=record.offset,
+                            status="dead",
+                            processed_at=utcnow(),
+                        )
+                    )
+        self.stats.dead_lettered += 1
+
+
+class _HeaderCarrier(dict[str, str]):
+    """Trace context from Kafka headers: W3C ``traceparent``, else the CloudEvents copy."""
+
+    def __init__(self, headers: list[tuple[str, bytes]]) -> None:
+        super().__init__()
+        for k, v in headers:
+            if v is None:
+                continue
+            if k in ("traceparent", "tracestate"):
+                self[k] = v.decode(errors="replace")
+            elif k == "ce_traceparent" and "traceparent" not in self:
+                self["traceparent"] = v.decode(errors="replace")

@@ -1,0 +1,229 @@
+"""Transactional outbox: events are rows written with the state change, then relayed.
+
+A rolled-back transaction leaves no row, so it publishes nothing; a committed one is
+delivered even if the broker is down at the time (the relay retries until it is back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from opentelemetry import propagate, trace
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts import EventContracts
+from services.runtime.db import Database, utcnow
+from services.runtime.messaging.envelope import Envelope
+from services.runtime.messaging.tables import outbox
+
+log = logging.getLogger("hub.outbox")
+_tracer = trace.get_tracer("hub.outbox")
+
+OUTBOX_DIRTY = "hub_outbox_dirty"
+
+
+class EventContractViolation(ValueError):
+    """The producer tried to publish data its own contract forbids (a bug, not input)."""
+
+
+async def add_to_outbox(
+    session: AsyncSession,
+    contracts: EventContracts,
+    *,
+    source: str,
+    event_type: str,
+    key: str,
+    data: dict[str, Any],
+    subject: str | None = None,
+    event_id: str | None = None,
+    occurred_at: datetime | None = None,
+) -> str:
+    """Write one event in the caller's transaction; returns its id."""
+    contract = contracts.get(event_type)
+    errors = contract.errors(data)
+    if errors:
+        raise EventContractViolation(f"{event_type}: " + "; ".join(errors[:5]))
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    event_id = event_id or str(uuid.uuid4())
+    await session.execute(
+        insert(outbox).values(
+            event_id=event_id,
+            topic=contract.topic,
+            key=key,
+            event_type=event_type,
+            source=source,
+            subject=subject or key,
+            dataschema=contract.schema_id,
+            occurred_at=occurred_at or utcnow(),
+            payload=data,
+            trace_headers=carrier,
+            created_at=utcnow(),
+            attempts=0,
+        )
+    )
+    session.info[OUTBOX_DIRTY] = True
+    return event_id
+
+
+async def pending_count(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        )
+        or 0
+    )
+
+
+class OutboxRelay:
+    """Drains unpublished rows in id order to Kafka (acks=all) and marks them sent.
+
+    One relay drains a database at a time: on PostgreSQL a transaction-scoped advisory
+    lock elects it, so two replicas never interleave one key's events.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        producer: AIOKafkaProducer,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 0.5,
+        max_backoff: float = 10.0,
+        lock_key: int = 0,
+        on_failure: Any = None,
+    ) -> None:
+        self.db = db
+        self.producer = producer
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self.lock_key = lock_key
+        self.on_failure = on_failure
+        self._wake = asyncio.Event()
+        self.published_total = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                sent = await self.drain_once()
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox relay failed, retrying in %.1fs: %s", backoff, exc)
+                if self.on_failure is not None:
+                    try:
+                        await self.on_failure(exc)
+                    except Exception as hook_exc:  # keep relaying whatever the hook does
+                        log.warning("outbox failure hook failed: %s", hook_exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            if sent < self.batch_size:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+
+    async def drain_once(self) -> int:
+        """Publish one batch; returns how many rows were marked published."""
+        async with self.db.transaction() as session:
+            if not self.db.is_sqlite:
+                got = await session.scalar(
+                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": self.lock_key}
+                )
+                if not got:
+                    return 0
+            rows = (
+                await session.execute(
+                    select(outbox)
+                    .where(outbox.c.published_at.is_(None))
+                    .order_by(outbox.c.id)
+                    .limit(self.batch_size)
+                )
+            ).all()
+            if not rows:
+                return 0
+            done_ids, error = await self._send(rows)
+            now = datetime.now(UTC)
+            if done_ids:
+                await session.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(done_ids))
+                    .values(published_at=now, attempts=outbox.c.attempts + 1)
+                )
+            if error is not None:
+                failed = rows[len(done_ids)]
+                await session.execute(
+                    update(outbox)
+                    .where(outbox.c.id == failed.id)
+                    .values(attempts=outbox.c.attempts + 1, last_error=str(error)[:2000])
+                )
+        self.published_total += len(done_ids)
+        if error is not None:
+            raise error
+        return len(done_ids)
+
+    async def _send(self, rows: list[Any]) -> tuple[list[int], Exception | None]:
+        futures = []
+        try:
+            for row in rows:
+                envelope = Envelope(
+                    id=row.event_id,
+                    source=row.source,
+                    type=row.event_type,
+                    key=row.key,
+                    data=row.payload,
+                    subject=row.subject,
+                    time=row.occurred_at,
+                    dataschema=row.dataschema,
+                    extensions={
+                        k: v for k, v in (row.trace_headers or {}).items() if k == "traceparent"
+                    },
+                )
+                key, value, headers = envelope.to_kafka()
+                parent = propagate.extract(row.trace_headers or {})
+                with _tracer.start_as_current_span(
+                    f"{row.topic} publish",
+                    context=parent,
+                    kind=trace.SpanKind.PRODUCER,
+                    attributes={
+                        "messaging.system": "kafka",
+                        "messaging.destination.name": row.topic,
+                        "messaging.message.id": row.event_id,
+                        "hub.event_type": row.event_type,
+                        "hub.aggregate_id": row.key,
+                    },
+                ):
+                    futures.append(
+                        await self.producer.send(row.topic, value=value, key=key, headers=headers)
+                    )
+        except Exception as exc:
+            # Rows whose send was never queued are retried; already queued ones are
+            # awaited below so the ids we mark published really were acknowledged.
+            return await self._collect(rows, futures, exc)
+        return await self._collect(rows, futures, None)
+
+    async def _collect(
+        self, rows: list[Any], futures: list[Any], error: Exception | None
+    ) -> tuple[list[int], Exception | None]:
+        done: list[int] = []
+        for row, fut in zip(rows, futures, strict=False):
+            try:
+                await fut
+            except Exception as exc:
+                return done, exc
+            done.append(row.id)
+        return done, error
