@@ -33,10 +33,12 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m hub.cli openapi check
+	$(PY) -m hub.cli contracts asyncapi --check
 
-## openapi: re-export contracts/openapi/*.json
+## openapi: re-export contracts/openapi/*.json and contracts/asyncapi.yaml
 openapi: venv
 	$(PY) -m hub.cli openapi export
+	$(PY) -m hub.cli contracts asyncapi
 
 clean:
 	rm -rf var/log

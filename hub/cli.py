@@ -10,7 +10,9 @@ from hub.registry import ALL_PROCESSES, BY_NAME
 
 app = typer.Typer(help="一网通办 integration hub", no_args_is_help=True)
 openapi_app = typer.Typer(help="OpenAPI documents in contracts/openapi")
+contracts_app = typer.Typer(help="Event contracts (AsyncAPI document)")
 app.add_typer(openapi_app, name="openapi")
+app.add_typer(contracts_app, name="contracts")
 
 
 @app.command()
@@ -56,6 +58,20 @@ def openapi_check() -> None:
         typer.echo(f"stale OpenAPI documents: {', '.join(names)}; run `hub openapi export`")
         raise typer.Exit(1)
     typer.echo("OpenAPI documents are current")
+
+
+@contracts_app.command("asyncapi")
+def contracts_asyncapi(check: bool = typer.Option(False, help="only check it is current")) -> None:
+    """Write (or check) contracts/asyncapi.yaml from the JSON Schemas."""
+    from hub.asyncapi import is_current, write
+
+    if check:
+        if not is_current():
+            typer.echo("contracts/asyncapi.yaml is stale; run `hub contracts asyncapi`")
+            raise typer.Exit(1)
+        typer.echo("contracts/asyncapi.yaml is current")
+        return
+    typer.echo(f"wrote {write()}")
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ streaming through the gateway.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Iterable
@@ -14,6 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.runtime.context import reset_request_id, set_request_id
 from services.runtime.problems import problem_response
+
+log = logging.getLogger("hub.http")
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
@@ -46,8 +49,26 @@ class RequestIdMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send_with_id(message)
+
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, send_tracked)
+        except Exception:
+            # Handled here, inside the request-id context, so the 500 carries the id and
+            # the log line does too; the caller never sees internals.
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                response = problem_response(
+                    500,
+                    "The server could not complete the request. Quote the request id to support.",
+                )
+                await response(scope, receive, send_with_id)
         finally:
             reset_request_id(token)
 
@@ -77,18 +98,26 @@ class BodyLimitMiddleware:
                 return
         received = 0
         response_started = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused, response_started
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > self.max_bytes and not refused:
+                    refused = True
+                    if not response_started:
+                        # Answer now: frameworks may turn a failed body read into a 400.
+                        response_started = True
+                        await self._refuse(scope, receive, send)
                     raise _BodyTooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
+            if refused:
+                return  # the 413 has been sent; whatever the app answers is dropped
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)
@@ -96,8 +125,7 @@ class BodyLimitMiddleware:
         try:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
-            if not response_started:
-                await self._refuse(scope, receive, send)
+            pass
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(

@@ -3,11 +3,12 @@
 Nothing else ever leaves a process as an error body: validation errors, unknown routes,
 wrong methods, oversized or mistyped bodies and unexpected failures all become
 ``application/problem+json`` with a clear message and the request id, never a stack trace.
+(Unexpected exceptions are answered by the request-id middleware, so the 500 carries the
+id; see :mod:`services.runtime.middleware`.)
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -22,8 +23,6 @@ from services.runtime.context import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://hub.example.gov.cn/problems/"
-
-log = logging.getLogger("hub.problems")
 
 
 class Problem(Exception):
@@ -142,13 +141,4 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail,
             instance=request.url.path,
             headers=getattr(exc, "headers", None),
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            500,
-            "The server could not complete the request. Quote the request id to support.",
-            instance=request.url.path,
         )

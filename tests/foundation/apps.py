@@ -7,10 +7,13 @@ constraint on purpose: only the inbox stands between a redelivery and a double e
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Column, Integer, String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,6 +92,27 @@ def notes_router() -> APIRouter:
                 data={"note_id": note_id, "text": body.text},
             )
             raise Problem(409, "refused after writing; the transaction rolls back", note_id=note_id)
+
+    @router.get("/slow")
+    async def slow(seconds: float = 0.0) -> dict[str, float]:
+        await asyncio.sleep(seconds)
+        return {"slept": seconds}
+
+    @router.post("/echo")
+    async def echo(request: Request) -> Response:
+        body = await request.body()
+        return Response(
+            body, media_type="application/json", headers={"x-echo-length": str(len(body))}
+        )
+
+    @router.get("/stream")
+    async def stream(chunks: int = 10) -> StreamingResponse:
+        async def gen() -> AsyncIterator[bytes]:
+            for i in range(chunks):
+                yield f"chunk-{i};".encode()
+                await asyncio.sleep(0.01)
+
+        return StreamingResponse(gen(), media_type="text/plain")
 
     @router.get("/outbox/pending")
     async def outbox_pending(session: ReadSession) -> dict[str, int]:

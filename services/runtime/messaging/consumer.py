@@ -162,8 +162,11 @@ class InboxConsumer:
                 continue
             if applied:
                 self.stats.applied += 1
+                log.debug("consumer %s applied %s %s (key %s)", self.name, event.type, event.id,
+                          event.key)
             else:
                 self.stats.duplicates += 1
+                log.debug("consumer %s skipped duplicate %s", self.name, event.id)
             return
         await self._dead_letter(record, producer, last_error, self.max_attempts, event)
 
