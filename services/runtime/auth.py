@@ -113,9 +113,10 @@ class TokenVerifier:
         leeway: int = 30,
         refetch_interval: float = 30.0,
         http: httpx.AsyncClient | None = None,
+        key_source: Callable[[], KeySet] | None = None,
     ) -> None:
-        if jwks_url is None and jwks is None:
-            raise ValueError("a TokenVerifier needs jwks_url or jwks")
+        if jwks_url is None and jwks is None and key_source is None:
+            raise ValueError("a TokenVerifier needs jwks_url, jwks or key_source")
         self.issuer = issuer
         self.audience = audience
         self.jwks_url = jwks_url
@@ -125,6 +126,8 @@ class TokenVerifier:
         self._keys: KeySet | None = KeySet.import_key_set(dict(jwks)) if jwks else None
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
+        # The issuer itself verifies against its live key ring (no HTTP round trip).
+        self._key_source = key_source
 
     async def _fetch(self) -> None:
         assert self.jwks_url is not None
@@ -139,6 +142,8 @@ class TokenVerifier:
                 await client.aclose()
 
     async def _key_set(self, kid: str | None) -> KeySet:
+        if self._key_source is not None:
+            return self._key_source()
         known = self._keys is not None and (
             kid is None or any(k.kid == kid for k in self._keys.keys)
         )

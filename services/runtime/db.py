@@ -86,6 +86,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         # A Session subclass of our own, so session events (the outbox wake-up) attach to
         # this database only.
         self.session_class: type[Session] = type("HubSession", (Session,), {})
@@ -107,6 +108,12 @@ class Database:
         await self.engine.dispose()
 
 
+def _sqlite_begin(conn: object) -> None:
+    # With the driver's own transaction handling off (see _sqlite_pragmas), SQLAlchemy
+    # says when a transaction starts; that is what makes SAVEPOINTs nest correctly.
+    conn.exec_driver_sql("BEGIN")  # type: ignore[attr-defined]
+
+
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     # WAL lets readers work beside the single writer; busy_timeout waits instead of
     # failing when the relay and a request write at the same moment.
@@ -116,3 +123,6 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # pysqlite's legacy implicit BEGIN breaks SAVEPOINT semantics; SQLAlchemy's
+    # documented recipe: no driver-managed transactions, BEGIN emitted on "begin".
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]

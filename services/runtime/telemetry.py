@@ -25,6 +25,10 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 _configured = False
 
 
+def _disabled() -> bool:
+    return os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true"
+
+
 def _wanted(kind: str) -> str:
     explicit = os.environ.get(f"OTEL_{kind}_EXPORTER")
     if explicit:
@@ -59,7 +63,7 @@ def _metric_reader(name: str) -> MetricReader | None:
 def setup_telemetry(service_name: str, extra_resource: dict[str, Any] | None = None) -> None:
     """Install tracer and meter providers once per process plus library instrumentation."""
     global _configured
-    if _configured or os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+    if _configured or _disabled():
         return
     _configured = True
     attributes: dict[str, Any] = {"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)}
@@ -86,12 +90,22 @@ def setup_telemetry(service_name: str, extra_resource: dict[str, Any] | None = N
 
 def instrument_engine(engine: Any) -> None:
     """SQLAlchemy spans for one engine (async engines expose ``sync_engine``)."""
+    if _disabled():
+        return
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
-    SQLAlchemyInstrumentor().instrument(engine=getattr(engine, "sync_engine", engine))
+    instrumentor = SQLAlchemyInstrumentor()
+    sync_engine = getattr(engine, "sync_engine", engine)
+    if instrumentor.is_instrumented_by_opentelemetry:
+        # A second app in one process (tests, OpenAPI export): instrument just this engine.
+        instrumentor._instrument(engine=sync_engine)
+    else:
+        instrumentor.instrument(engine=sync_engine)
 
 
 def instrument_app(app: Any) -> None:
+    if _disabled():
+        return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")

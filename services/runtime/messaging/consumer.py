@@ -86,8 +86,7 @@ class InboxConsumer:
             if not batches:
                 continue
             for records in batches.values():
-                for record in records:
-                    await self.process(record, producer)
+                await self.process_batch(records, producer)
             if self.crash_after_apply and self.stats.applied >= self.crash_after_apply:
                 # Fault injection for resilience tests: die after applying, before the
                 # offset commit, exactly the window the inbox must make harmless.
@@ -96,31 +95,111 @@ class InboxConsumer:
             await consumer.commit()
 
     async def process(self, record: ConsumerRecord, producer: AIOKafkaProducer) -> None:
-        headers = list(record.headers or [])
-        parent = propagate.extract(_HeaderCarrier(headers))
-        with _tracer.start_as_current_span(
-            f"{record.topic} process",
-            context=parent,
-            kind=trace.SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.destination.name": record.topic,
-                "messaging.consumer.group.name": self.name,
-                "messaging.kafka.offset": record.offset,
-            },
-        ) as span:
+        await self.process_batch([record], producer)
+
+    async def process_batch(
+        self, records: list[ConsumerRecord], producer: AIOKafkaProducer
+    ) -> None:
+        """Apply one partition's records in one transaction.
+
+        One commit per batch (and one multi-row inbox insert) instead of one per event is
+        what makes the consumer fast. Failures are rare, so the batch is optimistic: if any
+        event fails, the whole batch rolls back and every event is applied on its own, in
+        order, where a failing event is retried and finally dead-lettered.
+        """
+        ready: list[tuple[ConsumerRecord, Envelope]] = []
+        for record in records:
             try:
                 event = self._decode(record)
             except _Poison as poison:
-                await self._dead_letter(record, producer, str(poison), 1, poison.event)
-                return
-            span.set_attribute("messaging.message.id", event.id)
-            span.set_attribute("hub.event_type", event.type)
-            span.set_attribute("hub.aggregate_id", event.key)
+                with self._span(record, poison.event):
+                    await self._dead_letter(record, producer, str(poison), 1, poison.event)
+                continue
             if self.event_types is not None and event.type not in self.event_types:
                 self.stats.skipped += 1
-                return
-            await self._apply_with_retries(record, producer, event)
+                continue
+            ready.append((record, event))
+        if not ready:
+            return
+        try:
+            applied, duplicates = await self._apply_batch(ready)
+        except Exception as exc:
+            log.info(
+                "consumer %s: batch of %d failed (%s); applying one by one",
+                self.name,
+                len(ready),
+                exc,
+            )
+            for record, event in ready:
+                with self._span(record, event):
+                    await self._apply_with_retries(record, producer, event)
+            return
+        self.stats.applied += len(applied)
+        self.stats.duplicates += duplicates
+
+    async def _apply_batch(
+        self, ready: list[tuple[ConsumerRecord, Envelope]]
+    ) -> tuple[list[Envelope], int]:
+        applied: list[Envelope] = []
+        rows: list[dict[str, object]] = []
+        duplicates = 0
+        async with self.db.transaction() as session:
+            seen = set(
+                await session.scalars(
+                    select(inbox.c.event_id).where(
+                        inbox.c.consumer == self.name,
+                        inbox.c.event_id.in_({e.id for _, e in ready}),
+                    )
+                )
+            )
+            for record, event in ready:
+                if event.id in seen:
+                    duplicates += 1
+                    continue
+                with self._span(record, event):
+                    await self.handler(session, event)
+                    # Flushed inside the span so the event's SQL belongs to its trace.
+                    await session.flush()
+                    log.debug(
+                        "consumer %s applied %s %s (key %s)",
+                        self.name,
+                        event.type,
+                        event.id,
+                        event.key,
+                    )
+                seen.add(event.id)
+                applied.append(event)
+                rows.append(self._inbox_row(record, event, "done"))
+            if rows:
+                await session.execute(insert(inbox), rows)
+        for event in applied:
+            log.debug(
+                "consumer %s applied %s %s (key %s)", self.name, event.type, event.id, event.key
+            )
+        return applied, duplicates
+
+    def _span(self, record: ConsumerRecord, event: Envelope | None):  # type: ignore[no-untyped-def]
+        parent = propagate.extract(_HeaderCarrier(list(record.headers or [])))
+        attributes: dict[str, str | int] = {
+            "messaging.system": "kafka",
+            "messaging.destination.name": record.topic,
+            "messaging.consumer.group.name": self.name,
+            "messaging.kafka.offset": record.offset,
+        }
+        if event is not None:
+            attributes.update(
+                {
+                    "messaging.message.id": event.id,
+                    "hub.event_type": event.type,
+                    "hub.aggregate_id": event.key,
+                }
+            )
+        return _tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=parent,
+            kind=trace.SpanKind.CONSUMER,
+            attributes=attributes,
+        )
 
     def _decode(self, record: ConsumerRecord) -> Envelope:
         try:
@@ -162,8 +241,9 @@ class InboxConsumer:
                 continue
             if applied:
                 self.stats.applied += 1
-                log.debug("consumer %s applied %s %s (key %s)", self.name, event.type, event.id,
-                          event.key)
+                log.debug(
+                    "consumer %s applied %s %s (key %s)", self.name, event.type, event.id, event.key
+                )
             else:
                 self.stats.duplicates += 1
                 log.debug("consumer %s skipped duplicate %s", self.name, event.id)
@@ -179,20 +259,26 @@ class InboxConsumer:
             )
             if seen is not None:
                 return False
-            await session.execute(
-                insert(inbox).values(
-                    consumer=self.name,
-                    event_id=event.id,
-                    event_type=event.type,
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                    status="done",
-                    processed_at=utcnow(),
-                )
-            )
+            await self._insert_inbox(session, record, event, "done")
             await self.handler(session, event)
         return True
+
+    def _inbox_row(self, record: ConsumerRecord, event: Envelope, status: str) -> dict[str, object]:
+        return {
+            "consumer": self.name,
+            "event_id": event.id,
+            "event_type": event.type,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "status": status,
+            "processed_at": utcnow(),
+        }
+
+    async def _insert_inbox(
+        self, session: AsyncSession, record: ConsumerRecord, event: Envelope, status: str
+    ) -> None:
+        await session.execute(insert(inbox).values(**self._inbox_row(record, event, status)))
 
     async def _dead_letter(
         self,
@@ -247,18 +333,7 @@ class InboxConsumer:
                     )
                 )
                 if already is None:
-                    await session.execute(
-                        insert(inbox).values(
-                            consumer=self.name,
-                            event_id=event.id,
-                            event_type=event.type,
-                            topic=record.topic,
-                            partition=record.partition,
-                            offset=record.offset,
-                            status="dead",
-                            processed_at=utcnow(),
-                        )
-                    )
+                    await self._insert_inbox(session, record, event, "dead")
         self.stats.dead_lettered += 1
 
 
