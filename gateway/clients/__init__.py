@@ -1,0 +1,1 @@
+"""Registry of external systems and the verification of their signed calls."""

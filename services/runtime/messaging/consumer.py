@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from opentelemetry import propagate, trace
+from opentelemetry import metrics, propagate, trace
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,12 @@ from services.runtime.messaging.tables import dead_letters, inbox
 
 log = logging.getLogger("hub.consumer")
 _tracer = trace.get_tracer("hub.consumer")
+_meter = metrics.get_meter("hub.consumer")
+_applied = _meter.create_counter("hub.consumer.applied", description="events applied")
+_duplicates = _meter.create_counter(
+    "hub.consumer.duplicates", description="redelivered events absorbed by the inbox"
+)
+_dead = _meter.create_counter("hub.consumer.dead_lettered", description="events sent to a DLQ")
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 
@@ -136,6 +142,8 @@ class InboxConsumer:
             return
         self.stats.applied += len(applied)
         self.stats.duplicates += duplicates
+        _applied.add(len(applied), {"consumer": self.name})
+        _duplicates.add(duplicates, {"consumer": self.name})
 
     async def _apply_batch(
         self, ready: list[tuple[ConsumerRecord, Envelope]]
@@ -239,6 +247,8 @@ class InboxConsumer:
                 if attempt < self.max_attempts:
                     await asyncio.sleep(self.retry_backoff * 2 ** (attempt - 1))
                 continue
+            _applied.add(int(applied), {"consumer": self.name})
+            _duplicates.add(int(not applied), {"consumer": self.name})
             if applied:
                 self.stats.applied += 1
                 log.debug(
@@ -335,6 +345,7 @@ class InboxConsumer:
                 if already is None:
                     await self._insert_inbox(session, record, event, "dead")
         self.stats.dead_lettered += 1
+        _dead.add(1, {"consumer": self.name, "topic": record.topic})
 
 
 class _HeaderCarrier(dict[str, str]):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from opentelemetry import propagate, trace
+from opentelemetry import metrics, propagate, trace
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,12 @@ from services.runtime.messaging.tables import outbox
 
 log = logging.getLogger("hub.outbox")
 _tracer = trace.get_tracer("hub.outbox")
+_published = metrics.get_meter("hub.outbox").create_counter(
+    "hub.outbox.published", description="outbox events acknowledged by the broker"
+)
+_failures = metrics.get_meter("hub.outbox").create_counter(
+    "hub.outbox.failures", description="relay rounds that failed (broker away, …)"
+)
 
 OUTBOX_DIRTY = "hub_outbox_dirty"
 
@@ -172,7 +178,9 @@ class OutboxRelay:
                     .values(attempts=outbox.c.attempts + 1, last_error=str(error)[:2000])
                 )
         self.published_total += len(done_ids)
+        _published.add(len(done_ids))
         if error is not None:
+            _failures.add(1)
             raise error
         return len(done_ids)
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from services.runtime.db import UTCDateTime, new_metadata, utcnow
@@ -44,8 +45,8 @@ outbox = Table(
     Index(
         "ix_outbox_pending",
         "id",
-        postgresql_where="published_at IS NULL",
-        sqlite_where="published_at IS NULL",
+        postgresql_where=text("published_at IS NULL"),
+        sqlite_where=text("published_at IS NULL"),
     ),
 )
 

@@ -1,0 +1,6 @@
+"""Inbound 办件 adapters: REST/JSON, SOAP 1.1, 前置库 exchange table, file drop.
+
+Each channel authenticates its source, turns its input into raw items, and hands them to
+``ingest.accept_call``, which normalises them into the canonical event
+``hub.case.event.received`` (topic ``hub.cases``, key = 办件编号) through the outbox.
+"""

@@ -1,0 +1,185 @@
+"""REST/JSON batch intake: ``POST /api/intake/v1/case-events`` (client credentials).
+
+The body is ``{"events": [...]}`` with 1..``intake_max_batch`` items; the answer is 202
+with one result per item. The body is parsed here rather than by a pydantic model so that
+one malformed item is reported as that item's rejection instead of failing the batch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.adapters.intake.ingest import (
+    MAX_ATTEMPTS,
+    Counts,
+    ExtraStep,
+    ItemResult,
+    accept_call,
+    log_call,
+    normalise_all,
+)
+from gateway.clients.registry import get_client
+from gateway.settings import GatewaySettings
+from gateway.store import idempotency
+from services.runtime.auth import Principal, require_scopes
+from services.runtime.crypto import sm3_hex
+from services.runtime.deps import HubDep
+from services.runtime.problems import Problem
+
+CHANNEL = "rest"
+SCOPE = "cases:push"
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+
+PushPrincipal = Annotated[Principal, Depends(require_scopes(SCOPE))]
+
+router = APIRouter(prefix="/api/intake/v1", tags=["intake"])
+
+
+def _answer_body(results: list[ItemResult]) -> dict[str, Any]:
+    return {**Counts.of(results).as_dict(), "results": [r.as_dict() for r in results]}
+
+
+def _events_of(body: bytes, max_batch: int) -> list[Any]:
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise Problem(400, "The request body is not valid JSON.", code="malformed-json") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("events"), list):
+        raise Problem(422, 'The body must be an object {"events": [...]}.', code="validation-error")
+    events = document["events"]
+    if not events:
+        raise Problem(422, "events must hold at least one event.", code="validation-error")
+    if len(events) > max_batch:
+        raise Problem(
+            422,
+            f"A batch holds at most {max_batch} events; got {len(events)}.",
+            code="batch-too-large",
+            max_events=max_batch,
+        )
+    return events
+
+
+@router.post(
+    "/case-events",
+    status_code=202,
+    summary="Push a batch of 办件 events (client credentials, scope cases:push)",
+    responses={202: {"description": "one result per event: accepted, duplicate or rejected"}},
+)
+async def push_case_events(
+    request: Request,
+    hub: HubDep,
+    principal: PushPrincipal,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    settings = hub.settings
+    assert isinstance(settings, GatewaySettings)
+    client_id = principal.client_id or principal.subject
+    body = await request.body()
+    digest = sm3_hex(body)
+    async with hub.db.sessionmaker() as session:
+        await _check_registered(session, client_id)
+    if idempotency_key is not None and _IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
+        raise Problem(
+            400, "Idempotency-Key must be 1-200 visible ASCII characters.", code="bad-header"
+        )
+    try:
+        events = _events_of(body, settings.intake_max_batch)
+    except Problem as problem:
+        await log_call(
+            hub,
+            client_id=client_id,
+            channel=CHANNEL,
+            result="refused",
+            body_digest=digest,
+            detail=problem.code,
+        )
+        raise
+    items = normalise_all(events, source_system=client_id, channel=CHANNEL)
+    if idempotency_key is None:
+        results = await accept_call(
+            hub, client_id=client_id, channel=CHANNEL, items=items, body_digest=digest
+        )
+        return JSONResponse(_answer_body(results), status_code=202)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        async with hub.db.sessionmaker() as session:
+            stored = await idempotency.find(session, client_id, idempotency_key)
+        if stored is not None:
+            return await _replay(hub, stored, client_id=client_id, digest=digest)
+        try:
+            results = await accept_call(
+                hub,
+                client_id=client_id,
+                channel=CHANNEL,
+                items=items,
+                body_digest=digest,
+                extra=_remember_answer(client_id, idempotency_key, digest),
+            )
+        except IntegrityError:
+            # Another call with the same key committed first: answer as it did.
+            if attempt == MAX_ATTEMPTS:
+                raise
+            continue
+        return JSONResponse(_answer_body(results), status_code=202)
+    raise AssertionError("unreachable")
+
+
+def _remember_answer(client_id: str, key: str, digest: str) -> ExtraStep:
+    async def remember(session: AsyncSession, results: list[ItemResult]) -> None:
+        idempotency.remember(
+            session,
+            client_id=client_id,
+            key=key,
+            request_digest=digest,
+            status_code=202,
+            body=_answer_body(results),
+        )
+
+    return remember
+
+
+async def _replay(
+    hub: HubDep, stored: idempotency.IdempotentAnswer, *, client_id: str, digest: str
+) -> JSONResponse:
+    if stored.request_digest != digest:
+        await log_call(
+            hub,
+            client_id=client_id,
+            channel=CHANNEL,
+            result="refused",
+            body_digest=digest,
+            detail="idempotency-key-reused",
+        )
+        raise Problem(
+            422,
+            "This Idempotency-Key was used with a different body.",
+            code="idempotency-key-reused",
+        )
+    await log_call(
+        hub,
+        client_id=client_id,
+        channel=CHANNEL,
+        result="replayed",
+        body_digest=digest,
+        detail="answer of an earlier call with the same Idempotency-Key",
+    )
+    return JSONResponse(
+        stored.body, status_code=stored.status_code, headers={"Idempotency-Replayed": "true"}
+    )
+
+
+async def _check_registered(session: AsyncSession, client_id: str) -> None:
+    """A token alone admits a client; a registry entry can still disable it or its channel."""
+    client = await get_client(session, client_id)
+    if client is None:
+        return
+    if client.status != "active":
+        raise Problem(403, "This client is disabled.", code="client-disabled")
+    if CHANNEL not in client.channels:
+        raise Problem(403, "This client may not use the REST channel.", code="channel-not-allowed")

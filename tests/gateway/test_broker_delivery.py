@@ -1,0 +1,127 @@
+"""End to the broker: intake events reach hub.cases as CloudEvents (binary mode), key 办件编号.
+
+The gateway runs with its background pollers (file drop, exchange table) configured from
+settings, exactly as in production, so the startup wiring is exercised too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiomysql
+from aiokafka import AIOKafkaConsumer
+
+from gateway.adapters.intake.exchange_table import exchange_table_ddl
+from gateway.app import create_app
+from gateway.settings import ExchangeTableSource, FileDropSource
+from hub.broker import LocalBroker
+from tests.gateway.conftest import MARIADB, gateway_settings, mysql_dsn
+from tests.peers.county_system import (
+    COUNTIES,
+    CountySystem,
+    RestPusher,
+    csv_bytes,
+    drop_file,
+    insert_exchange_rows,
+)
+from tests.support.apps import migrate, serve
+from tests.support.postgres import DatabaseFactory
+from tests.support.tokens import TestIssuer
+
+
+async def _records_for(bootstrap: str, case_nos: set[str], expected: int) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        "hub.cases",
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        for _ in range(120):
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                found.extend(r for r in records if r.key and r.key.decode() in case_nos)
+            if len(found) >= expected:
+                break
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_all_channels_reach_hub_cases_as_cloudevents(
+    pg: DatabaseFactory,
+    broker: LocalBroker,
+    issuer: TestIssuer,
+    tmp_path: Path,
+    mariadb_database: str,
+) -> None:
+    url = await pg.create("gateway_broker")
+    migrate("gateway", url)
+    table = f"exchange_{uuid.uuid4().hex[:8]}"
+    conn = await aiomysql.connect(**MARIADB, db=mariadb_database, charset="utf8mb4")
+    async with conn.cursor() as cur:
+        await cur.execute(exchange_table_ddl(table))
+    await conn.commit()
+    settings = gateway_settings(
+        url,
+        issuer,
+        kafka_enabled=True,
+        kafka_bootstrap_servers=broker.bootstrap,
+        intake_poll_interval=0.2,
+        intake_file_sources=[
+            FileDropSource(client_id="county-files", directory=str(tmp_path), settle_seconds=0.2)
+        ],
+        intake_exchange_sources=[
+            ExchangeTableSource(
+                client_id="dept-exchange", dsn=mysql_dsn(mariadb_database), table=table
+            )
+        ],
+    )
+    rest_events = CountySystem(COUNTIES[0], seed=61).stream(2)
+    file_events = CountySystem(COUNTIES[1], seed=62).stream(2)
+    table_events = CountySystem(COUNTIES[2], seed=63).stream(2)
+    every = rest_events + file_events + table_events
+    try:
+        app = create_app(settings)
+        async with serve(app) as client:
+            pusher = RestPusher(client, issuer.client("county-rest", "cases:push"))
+            assert (await pusher.push(rest_events)).json()["accepted"] == len(rest_events)
+            drop_file(tmp_path, "today.csv", csv_bytes(file_events))
+            await insert_exchange_rows(conn, table, table_events)
+            records = await _records_for(
+                broker.bootstrap, {e["case_no"] for e in every}, len(every)
+            )
+            for _ in range(50):  # the pollers finish their write-back / move
+                if (tmp_path / "done" / "today.csv").exists():
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        conn.close()
+    assert len(records) == len(every)
+    by_event = {}
+    for record in records:
+        headers = {k: v.decode() for k, v in record.headers}
+        data = json.loads(record.value)
+        assert headers["ce_type"] == "hub.case.event.received"
+        assert headers["ce_specversion"] == "1.0"
+        assert headers["ce_source"] == "/hub/gateway"
+        assert headers["content-type"].startswith("application/json")
+        assert record.key.decode() == data["case_no"]
+        by_event[(data["source_system"], data["event_id"])] = (headers, data)
+    assert {k[0] for k in by_event} == {"county-rest", "county-files", "dept-exchange"}
+    for source, events in (
+        ("county-rest", rest_events),
+        ("county-files", file_events),
+        ("dept-exchange", table_events),
+    ):
+        for event in events:
+            _headers, data = by_event[(source, event["event_id"])]
+            assert data["stage"] == event["stage"] and data["seq"] == event["seq"]
+    assert (tmp_path / "done" / "today.csv").exists()

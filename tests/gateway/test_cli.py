@@ -1,0 +1,46 @@
+"""``hub gateway …`` commands against a real (SQLite) gateway database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from gateway.cli import app
+from tests.peers.county_system import COUNTIES
+from tests.support.apps import migrate
+
+
+def test_create_legacy_list_disable_and_verify(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
+    migrate("gateway", url)
+    runner = CliRunner()
+    args = ["--database-url", url]
+    created = runner.invoke(
+        app,
+        [
+            "clients",
+            "create-legacy",
+            "--name",
+            "浈江区行政审批系统",
+            "--org-uscc",
+            COUNTIES[0].bureau_uscc,
+            *args,
+        ],
+    )
+    assert created.exit_code == 0, created.output
+    creds = json.loads(created.output)
+    assert set(creds) == {"client_id", "app_key", "secret"} and len(creds["secret"]) >= 40
+    listed = runner.invoke(app, ["clients", "list", *args])
+    row = json.loads(listed.output.strip().splitlines()[0])
+    assert row["app_key"] == creds["app_key"] and row["status"] == "active"
+    assert creds["secret"] not in listed.output
+    assert runner.invoke(app, ["clients", "disable", creds["client_id"], *args]).exit_code == 0
+    assert '"disabled"' in runner.invoke(app, ["clients", "list", *args]).output
+    bad = runner.invoke(
+        app, ["clients", "create-legacy", "--name", "x", "--org-uscc", "123", *args]
+    )
+    assert bad.exit_code == 2
+    verified = runner.invoke(app, ["exchange-log", "verify", *args])
+    assert verified.exit_code == 0 and "intact" in verified.output
