@@ -74,7 +74,28 @@ def contracts_asyncapi(check: bool = typer.Option(False, help="only check it is 
     typer.echo(f"wrote {write()}")
 
 
+# Operator commands each service provides (`hub <name> …`); mounted here, the
+# composition root, because services never import each other or this package.
+SUB_CLIS = {
+    "identity": "services.identity.cli:app",
+    # The issue's spelling for operators: `hub clients create …`, `hub users create …`.
+    "clients": "services.identity.cli:clients_app",
+    "users": "services.identity.cli:users_app",
+    "matters": "services.matters.cli:app",
+    "gateway": "gateway.cli:app",
+}
+
+
+def mount_sub_clis() -> None:
+    import importlib
+
+    for name, target in SUB_CLIS.items():
+        module, attr = target.split(":")
+        app.add_typer(getattr(importlib.import_module(module), attr), name=name)
+
+
 def main() -> None:
+    mount_sub_clis()
     app(prog_name="hub")
 
 

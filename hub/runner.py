@@ -23,8 +23,11 @@ from hub.registry import ALL_PROCESSES, GATEWAY, ProcessSpec
 from services.runtime.migrate import upgrade
 from services.runtime.settings import VAR_DIR
 
+# process name -> "module:async function(database_url) -> list[str]"; idempotent demo
+# data, whose lines are printed once every process is up.
 SEEDS = {
-    # process name -> "module:async function(database_url) -> list[str]" printed after start
+    "identity": "services.identity.seed:seed_demo",
+    "matters": "services.matters.seed:seed_demo",
 }
 
 
@@ -51,6 +54,9 @@ def process_env(spec: ProcessSpec, bootstrap: str) -> dict[str, str]:
         spec.name
     )
     env["HUB_KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+    # Services verify tokens against identity's keys, fetched directly (not via the gateway).
+    identity = next(s for s in ALL_PROCESSES if s.name == "identity")
+    env.setdefault("HUB_AUTH_JWKS_URL", f"http://127.0.0.1:{identity.port}/jwks")
     if spec.name == GATEWAY.name:
         import json
 

@@ -49,6 +49,7 @@ class NoteCopy(Base):
 class NoteIn(BaseModel):
     text: str = Field(min_length=1, max_length=200)
     count: int = Field(default=1, ge=1, le=1000)
+    key: str | None = Field(default=None, max_length=64, description="one aggregate for all")
 
 
 def contracts() -> EventContracts:
@@ -74,7 +75,7 @@ def notes_router() -> APIRouter:
                 await messaging.publish(
                     session,
                     "hub.test.note.created",
-                    key=note_id,
+                    key=body.key or note_id,
                     data={"note_id": note_id, "text": body.text},
                 )
                 ids.append(note_id)
@@ -126,7 +127,9 @@ def copier_router() -> APIRouter:
 
     @router.get("/copies")
     async def copies(session: ReadSession) -> dict[str, object]:
-        rows = (await session.execute(select(NoteCopy.note_id, NoteCopy.text))).all()
+        rows = (
+            await session.execute(select(NoteCopy.note_id, NoteCopy.text).order_by(NoteCopy.row_id))
+        ).all()
         return {"copies": [{"note_id": r[0], "text": r[1]} for r in rows]}
 
     @router.get("/stats")

@@ -82,6 +82,20 @@ def test_each_event_takes_effect_exactly_once_across_processes(pair: Pair) -> No
     assert pair.pending() == 0
 
 
+def test_one_aggregates_events_arrive_in_the_order_they_were_committed(pair: Pair) -> None:
+    ids: list[str] = []
+    for _ in range(5):  # several transactions, all on one key
+        r = httpx.post(
+            f"{pair.notes.url}/v1/notes",
+            json={"text": "ordered", "count": 100, "key": "case-0001"},
+            timeout=30,
+        )
+        assert r.status_code == 201
+        ids += r.json()["ids"]
+    wait_until(lambda: sum(c["text"] == "ordered" for c in pair.copies()) >= 500, timeout=60)
+    assert [c["note_id"] for c in pair.copies() if c["text"] == "ordered"] == ids
+
+
 def test_consumer_killed_before_offset_commit_applies_nothing_twice(
     pg: DatabaseFactory, broker: LocalBroker, log_dir: Path
 ) -> None:

@@ -52,8 +52,13 @@ class ProvinceRealName:
                 or not fresh
                 or nonce in self._nonces
                 or not verify_request_signature(
-                    self.app_secret.encode(), "POST", PATH, h.get("x-timestamp", ""), nonce,
-                    body, h.get("x-signature", ""),
+                    self.app_secret.encode(),
+                    "POST",
+                    PATH,
+                    h.get("x-timestamp", ""),
+                    nonce,
+                    body,
+                    h.get("x-signature", ""),
                 )
             ):
                 return JSONResponse({"result": "-1", "message": "签名验证失败"}, status_code=401)
@@ -61,7 +66,9 @@ class ProvinceRealName:
             data = json.loads(body)
             known = self.people.get(data.get("id_number", ""))
             ok = known is not None and known == data.get("name")
-            return JSONResponse({"result": "1" if ok else "0", "message": "一致" if ok else "不一致"})
+            return JSONResponse(
+                {"result": "1" if ok else "0", "message": "一致" if ok else "不一致"}
+            )
 
         return app
 

@@ -57,9 +57,12 @@ def build_realname_router(settings: GatewaySettings) -> APIRouter:
         except InvalidIdentifier as exc:
             raise Problem(422, str(exc), code="invalid-identifier", identifier=exc.kind) from exc
         if not settings.realname_province_url:
-            raise Problem(503, "no provincial 实名核验 service is configured", code="not-configured")
-        payload = json.dumps({"name": body.name.strip(), "id_number": id_number},
-                             ensure_ascii=False).encode()
+            raise Problem(
+                503, "no provincial 实名核验 service is configured", code="not-configured"
+            )
+        payload = json.dumps(
+            {"name": body.name.strip(), "id_number": id_number}, ensure_ascii=False
+        ).encode()
         path = urlsplit(settings.realname_province_url).path or "/"
         timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
         headers = {
@@ -77,25 +80,34 @@ def build_realname_router(settings: GatewaySettings) -> APIRouter:
                     settings.realname_province_url, content=payload, headers=headers
                 )
         except httpx.TimeoutException as exc:
-            raise Problem(504, "the provincial 实名核验 service did not answer in time",
-                          code="upstream-timeout") from exc
+            raise Problem(
+                504,
+                "the provincial 实名核验 service did not answer in time",
+                code="upstream-timeout",
+            ) from exc
         except httpx.TransportError as exc:
             log.warning("province 实名核验 unreachable: %s", type(exc).__name__)
-            raise Problem(502, "the provincial 实名核验 service is not reachable",
-                          code="upstream-unreachable") from exc
+            raise Problem(
+                502, "the provincial 实名核验 service is not reachable", code="upstream-unreachable"
+            ) from exc
         if response.status_code in (401, 403):
             log.error("province refused the hub's credentials (%s)", response.status_code)
-            raise Problem(502, "the provincial service refused the hub's credentials",
-                          code="upstream-auth")
+            raise Problem(
+                502, "the provincial service refused the hub's credentials", code="upstream-auth"
+            )
         if response.status_code != 200:
-            raise Problem(502, f"the provincial service answered {response.status_code}",
-                          code="upstream-error")
+            raise Problem(
+                502,
+                f"the provincial service answered {response.status_code}",
+                code="upstream-error",
+            )
         try:
             result = response.json()
             match = result["result"] == "1"
         except (ValueError, KeyError, TypeError) as exc:
-            raise Problem(502, "the provincial service answered something unreadable",
-                          code="upstream-error") from exc
+            raise Problem(
+                502, "the provincial service answered something unreadable", code="upstream-error"
+            ) from exc
         log.info("实名核验 for %s: %s", principal.client_id, "match" if match else "no match")
         return VerifyResult(match=match, reason=str(result.get("message", "")))
 

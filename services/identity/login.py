@@ -1,0 +1,352 @@
+"""Login (登录): password, SMS code, TOTP second factor, lockout, SSO sessions, step-up.
+
+Every attempt is audited (``login_events`` + an event on ``hub.identity``) in the same
+transaction as its effect on the account, so a failure count never moves without its
+audit record and vice versa.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.identity import accounts, sms
+from services.identity.core import IdentityCore
+from services.identity.domain import lockout
+from services.identity.domain.levels import rank, session_level
+from services.identity.events import audit
+from services.identity.realname import RealNameUnavailable
+from services.identity.secrets import digest, new_secret, verify_password
+from services.identity.store import repo
+from services.identity.store.tables import Account, BrowserSession, LoginChallenge, NaturalPerson
+from services.runtime.db import utcnow
+
+log = logging.getLogger("hub.identity.login")
+# What a login method can prove at most: none of ours shows a face (L4) or a certificate.
+METHOD_CAP = "L3"
+_TOTP_CONTEXT = "accounts.totp_secret"
+
+
+@dataclass
+class LoginResult:
+    ok: bool
+    status: int = 200
+    message: str = ""
+    session_cookie: str | None = None
+    challenge: str | None = None  # a second factor is owed
+    account_id: str | None = None
+
+
+@dataclass
+class Attempt:
+    username: str
+    client_id: str | None
+    ip: str | None
+
+
+async def _fail(
+    session: AsyncSession,
+    core: IdentityCore,
+    acc: Account,
+    attempt: Attempt,
+    method: str,
+    reason: str,
+) -> LoginResult:
+    now = utcnow()
+    outcome = lockout.record_failure(acc.failed_logins, acc.last_failure_at, now, core.policy)
+    acc.failed_logins = outcome.failures
+    acc.last_failure_at = now
+    if outcome.locked_until is not None:
+        acc.locked_until = outcome.locked_until
+    await audit.login_attempt(
+        session,
+        core,
+        outcome="failed",
+        username_masked=accounts.masked_username(attempt.username),
+        method=method,
+        account_id=acc.id,
+        subject_type=acc.kind,
+        reason=reason,
+        client_id=attempt.client_id,
+        ip=attempt.ip,
+    )
+    if outcome.locked_until is not None:
+        await audit.account_locked(
+            session,
+            core,
+            account_id=acc.id,
+            failures=outcome.failures,
+            until=outcome.locked_until.isoformat(),
+        )
+        log.warning("account %s locked until %s", acc.id, outcome.locked_until.isoformat())
+        return _locked_result(outcome.locked_until, now)
+    return LoginResult(False, 401, "用户名或密码错误 (wrong login name or password)")
+
+
+def _locked_result(until: datetime, now: datetime) -> LoginResult:
+    wait = max(1, int((until - now).total_seconds()))
+    return LoginResult(
+        False, 423, f"账号已临时锁定，请 {wait} 秒后再试 (account locked for {wait} s)"
+    )
+
+
+async def _locked(
+    session: AsyncSession, core: IdentityCore, acc: Account, attempt: Attempt, method: str
+) -> LoginResult | None:
+    now = utcnow()
+    if not lockout.is_locked(acc.locked_until, now):
+        return None
+    await audit.login_attempt(
+        session,
+        core,
+        outcome="failed",
+        username_masked=accounts.masked_username(attempt.username),
+        method=method,
+        account_id=acc.id,
+        subject_type=acc.kind,
+        reason="locked",
+        client_id=attempt.client_id,
+        ip=attempt.ip,
+    )
+    assert acc.locked_until is not None
+    return _locked_result(acc.locked_until, now)
+
+
+async def _unknown(
+    session: AsyncSession, core: IdentityCore, attempt: Attempt, method: str
+) -> LoginResult:
+    await audit.login_attempt(
+        session,
+        core,
+        outcome="failed",
+        username_masked=accounts.masked_username(attempt.username),
+        method=method,
+        reason="unknown-account",
+        client_id=attempt.client_id,
+        ip=attempt.ip,
+    )
+    return LoginResult(False, 401, "用户名或密码错误 (wrong login name or password)")
+
+
+async def _succeed(
+    session: AsyncSession, core: IdentityCore, acc: Account, attempt: Attempt, amr: list[str]
+) -> LoginResult:
+    acc.failed_logins = 0
+    acc.last_failure_at = None
+    acc.locked_until = None
+    cookie, row = new_browser_session(core, acc, amr)
+    session.add(row)
+    await audit.login_attempt(
+        session,
+        core,
+        outcome="succeeded",
+        username_masked=accounts.masked_username(attempt.username),
+        method={"pwd": "password", "otp": "totp"}.get(amr[-1], amr[-1]),
+        account_id=acc.id,
+        subject_type=acc.kind,
+        client_id=attempt.client_id,
+        ip=attempt.ip,
+        acr=row.acr,
+    )
+    return LoginResult(True, session_cookie=cookie, account_id=acc.id)
+
+
+def new_browser_session(
+    core: IdentityCore, acc: Account, amr: list[str]
+) -> tuple[str, BrowserSession]:
+    cookie = new_secret()
+    now = utcnow()
+    row = BrowserSession(
+        id=digest(cookie),
+        account_id=acc.id,
+        acr=session_level(acc.level, METHOD_CAP),
+        amr=amr,
+        auth_time=now,
+        expires_at=now + timedelta(seconds=core.settings.identity_session_lifetime),
+    )
+    return cookie, row
+
+
+async def password_login(
+    core: IdentityCore, username: str, password: str, attempt: Attempt
+) -> LoginResult:
+    async with core.db.sessionmaker() as read:
+        acc = await accounts.find_by_username(read, core, username)
+        stored = acc.password_hash if acc else None
+    # argon2 costs ~20-30 ms of CPU: off the event loop. Unknown accounts pay it too.
+    ok = await asyncio.to_thread(verify_password, core.hasher, stored, password)
+    async with core.db.transaction() as session:
+        if acc is None:
+            return await _unknown(session, core, attempt, "password")
+        acc = await session.get(Account, acc.id, with_for_update=True)
+        assert acc is not None
+        if (locked := await _locked(session, core, acc, attempt, "password")) is not None:
+            return locked
+        if acc.disabled or not ok:
+            return await _fail(session, core, acc, attempt, "password", "bad-password")
+        if acc.totp_secret:
+            handle = new_secret()
+            session.add(
+                LoginChallenge(
+                    id=digest(handle),
+                    account_id=acc.id,
+                    amr=["pwd"],
+                    resume="",
+                    expires_at=utcnow()
+                    + timedelta(seconds=core.settings.identity_login_challenge_lifetime),
+                )
+            )
+            return LoginResult(True, challenge=handle, account_id=acc.id)
+        return await _succeed(session, core, acc, attempt, ["pwd"])
+
+
+async def totp_login(core: IdentityCore, handle: str, code: str, attempt: Attempt) -> LoginResult:
+    async with core.db.transaction() as session:
+        challenge = await session.get(LoginChallenge, digest(handle), with_for_update=True)
+        now = utcnow()
+        if challenge is None or challenge.used_at or challenge.expires_at <= now:
+            return LoginResult(False, 400, "登录已过期，请重新登录 (login expired, start again)")
+        acc = await session.get(Account, challenge.account_id, with_for_update=True)
+        assert acc is not None
+        if (locked := await _locked(session, core, acc, attempt, "totp")) is not None:
+            return locked
+        secret = core.cipher.decrypt(acc.totp_secret or "", context=_TOTP_CONTEXT)
+        if not pyotp.TOTP(secret).verify(code.strip(), valid_window=1):
+            result = await _fail(session, core, acc, attempt, "totp", "bad-otp")
+            if result.status == 401:
+                result.challenge = handle
+                result.message = "动态口令错误 (wrong one-time code)"
+            return result
+        challenge.used_at = now
+        return await _succeed(session, core, acc, attempt, [*challenge.amr, "otp"])
+
+
+async def send_sms_code(core: IdentityCore, phone: str) -> None:
+    """Send a code if the number belongs to an account; say nothing either way."""
+    try:
+        number = accounts.normalise_phone(phone)
+    except Exception:
+        return
+    index = accounts.phone_index(core, number)
+    async with core.db.transaction() as session:
+        if await repo.natural_by_phone(session, index) is not None:
+            await sms.issue_code(session, core, number, index)
+
+
+async def sms_login(core: IdentityCore, phone: str, code: str, attempt: Attempt) -> LoginResult:
+    async with core.db.transaction() as session:
+        acc = await accounts.find_by_username(session, core, phone)
+        if acc is None:
+            return await _unknown(session, core, attempt, "sms")
+        acc = await session.get(Account, acc.id, with_for_update=True)
+        assert acc is not None
+        if (locked := await _locked(session, core, acc, attempt, "sms")) is not None:
+            return locked
+        index = accounts.phone_index(core, accounts.normalise_phone(phone))
+        if acc.disabled or not await sms.check_code(session, index, code):
+            return await _fail(session, core, acc, attempt, "sms", "bad-otp")
+        return await _succeed(session, core, acc, attempt, ["sms"])
+
+
+async def current_session(core: IdentityCore, cookie: str | None) -> BrowserSession | None:
+    if not cookie:
+        return None
+    async with core.db.sessionmaker() as session:
+        row = await repo.browser_session(session, digest(cookie))
+    if row is None or row.ended_at is not None or row.expires_at <= utcnow():
+        return None
+    return row
+
+
+async def end_session(core: IdentityCore, session_id: str) -> int:
+    """Logout: end the SSO session and revoke the tokens issued under it."""
+    now = utcnow()
+    async with core.db.transaction() as session:
+        row = await repo.browser_session(session, session_id)
+        if row is not None and row.ended_at is None:
+            row.ended_at = now
+        return await repo.revoke_by_session(session, session_id, now)
+
+
+async def step_up_realname(core: IdentityCore, session_id: str, attempt: Attempt) -> LoginResult:
+    """L2 → L3: 实名核验 of the account's name + ID number, then raise the session."""
+    async with core.db.sessionmaker() as read:
+        bs = await repo.browser_session(read, session_id)
+        if bs is None:
+            return LoginResult(False, 400, "no login session")
+        acc = await repo.account(read, bs.account_id)
+        if acc is None or acc.kind != "natural":
+            return LoginResult(False, 403, "实名核验 applies to natural persons only")
+        name, id_no, _ = await accounts.natural_secrets(read, core, acc.id)
+    try:
+        result = await core.realname.verify(name, id_no)
+    except RealNameUnavailable as exc:
+        log.warning("实名核验 unavailable: %s", exc)
+        return LoginResult(False, 503, "实名核验服务暂不可用 (verification service unavailable)")
+    async with core.db.transaction() as session:
+        acc = await session.get(Account, bs.account_id, with_for_update=True)
+        bs = await session.get(BrowserSession, session_id)
+        assert acc is not None and bs is not None
+        if not result.matched:
+            await audit.login_attempt(
+                session,
+                core,
+                outcome="failed",
+                username_masked=acc.id,
+                method="step-up",
+                account_id=acc.id,
+                subject_type="natural",
+                reason="realname-mismatch",
+                client_id=attempt.client_id,
+                ip=attempt.ip,
+            )
+            return LoginResult(
+                False, 403, "姓名与身份证号码不一致 (name and ID number do not match)"
+            )
+        if rank(acc.level) < rank("L3"):
+            acc.level = "L3"
+        person = await session.get(NaturalPerson, acc.id)
+        if person is not None:
+            person.realname_verified_at = utcnow()
+        bs.acr = session_level(acc.level, METHOD_CAP)
+        bs.amr = [*bs.amr, "realname"]
+        await audit.login_attempt(
+            session,
+            core,
+            outcome="succeeded",
+            username_masked=acc.id,
+            method="step-up",
+            account_id=acc.id,
+            subject_type="natural",
+            client_id=attempt.client_id,
+            ip=attempt.ip,
+            acr=bs.acr,
+        )
+    return LoginResult(True, account_id=acc.id)
+
+
+async def enrol_totp(core: IdentityCore, account_id: str) -> str:
+    """Give the account a TOTP secret; returns the otpauth:// URI for an authenticator."""
+    secret = pyotp.random_base32()
+    async with core.db.transaction() as session:
+        acc = await session.get(Account, account_id)
+        assert acc is not None
+        acc.totp_secret = core.cipher.encrypt(secret, context=_TOTP_CONTEXT)
+    return pyotp.TOTP(secret).provisioning_uri(name=account_id, issuer_name="一网通办")
+
+
+async def login_events(session: AsyncSession, account_id: str) -> list[tuple[str, str]]:
+    from services.identity.store.tables import LoginEvent
+
+    rows = (
+        await session.scalars(
+            select(LoginEvent).where(LoginEvent.account_id == account_id).order_by(LoginEvent.id)
+        )
+    ).all()
+    return [(r.outcome, r.reason or "") for r in rows]

@@ -1,0 +1,76 @@
+"""Demo data for ``make run`` (idempotent): a portal client, a county client, a citizen."""
+
+from __future__ import annotations
+
+from services.identity import accounts, clients
+from services.identity.clients import ClientSpec
+from services.identity.core import build_core
+from services.identity.secrets import digest
+from services.identity.settings import IdentitySettings
+from services.identity.store import repo
+from services.runtime.db import Database
+
+PORTAL_ID = "demo-portal"
+COUNTY_ID = "demo-county"
+PORTAL_REDIRECT = "http://127.0.0.1:8080/callback"
+CITIZEN_ID = "11010519491231002X"
+CITIZEN_PASSWORD = "demo-citizen-pass"
+# The county secret is fixed for the demo only (printed by `make run`); real clients get
+# random secrets from `hub clients create`.
+COUNTY_SECRET = "demo-county-secret-change-me"
+
+
+async def seed_demo(database_url: str) -> list[str]:
+    settings = IdentitySettings(database_url=database_url)
+    db = Database(settings.resolved_database_url())
+    core = build_core(settings, db, None)
+    try:
+        async with db.transaction() as session:
+            if await repo.client(session, PORTAL_ID) is None:
+                await clients.create_client(
+                    session,
+                    ClientSpec(
+                        client_id=PORTAL_ID,
+                        name="示例门户 (demo portal)",
+                        public=True,
+                        grant_types=["authorization_code", "refresh_token"],
+                        scopes=["openid", "profile", "phone", "cases:read", "certs:read"],
+                        redirect_uris=[PORTAL_REDIRECT],
+                        post_logout_redirect_uris=["http://127.0.0.1:8080/"],
+                    ),
+                )
+            if await repo.client(session, COUNTY_ID) is None:
+                row, _ = await clients.create_client(
+                    session,
+                    ClientSpec(
+                        client_id=COUNTY_ID,
+                        name="示例区县系统 (demo county)",
+                        grant_types=["client_credentials"],
+                        scopes=["cases:push"],
+                    ),
+                )
+                row.secret_hash = digest(COUNTY_SECRET)
+            if await accounts.find_by_username(session, core, CITIZEN_ID) is None:
+                await accounts.create_natural(
+                    session,
+                    core,
+                    id_number=CITIZEN_ID,
+                    name="张三",
+                    password=CITIZEN_PASSWORD,
+                    phone="13800138000",
+                )
+    finally:
+        await db.dispose()
+    issuer = settings.issuer
+    return [
+        f"identity: discovery {issuer}/.well-known/openid-configuration",
+        f"identity: portal client '{PORTAL_ID}' (public, PKCE S256) redirect {PORTAL_REDIRECT}",
+        f"identity: county client '{COUNTY_ID}' secret '{COUNTY_SECRET}': "
+        f"curl -u {COUNTY_ID}:{COUNTY_SECRET} -d grant_type=client_credentials "
+        f"-d scope=cases:push {issuer}/token",
+        f"identity: demo citizen 张三, login name = ID number (see services/identity/seed.py) "
+        f"or phone 138****8000, password '{CITIZEN_PASSWORD}'",
+    ]
+
+
+__all__ = ["seed_demo"]

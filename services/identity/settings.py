@@ -1,0 +1,64 @@
+"""Settings of the identity service (统一身份认证), ``HUB_IDENTITY_*`` on top of ``HUB_*``.
+
+The issuer is ``HUB_AUTH_ISSUER`` (shared with every resource server): the public base URL
+under which portals reach this service through the gateway, e.g.
+``https://ywtb.example.gov.cn/api/identity``. Every endpoint in discovery is under it.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.runtime.settings import HubSettings
+
+
+class IdentitySettings(HubSettings):
+    service_name: str = "identity"
+
+    identity_code_lifetime: int = Field(default=60, description="authorization code, seconds")
+    identity_access_token_lifetime: int = Field(default=600, description="default, seconds")
+    identity_refresh_token_lifetime: int = Field(default=8 * 3600, description="default")
+    identity_id_token_lifetime: int = Field(default=600, description="default, seconds")
+    identity_session_lifetime: int = Field(default=8 * 3600, description="SSO browser session")
+    identity_login_challenge_lifetime: int = 300
+
+    # Brute-force protection, Keycloak's "permanent lockout off" model: after every
+    # `failure_factor` consecutive failures the account waits `wait_increment` x n seconds
+    # (n = failures // factor), capped at `max_wait`; counts reset after `failure_reset`.
+    identity_lockout_failure_factor: int = 5
+    identity_lockout_wait_increment: int = 60
+    identity_lockout_max_wait: int = 15 * 60
+    identity_lockout_failure_reset: int = 12 * 3600
+
+    # argon2id (RFC 9106 / OWASP 2023): m=19 MiB, t=2, p=1 is OWASP's baseline for
+    # interactive logins, about 20-30 ms here; raise memory first if hardware allows.
+    identity_argon2_time_cost: int = 2
+    identity_argon2_memory_kib: int = 19 * 1024
+    identity_argon2_parallelism: int = 1
+
+    identity_sms_code_lifetime: int = 300
+    identity_sms_sender: str = Field(default="local", description="local (table) | none")
+
+    identity_realname_verifier: str = Field(
+        default="gateway", description="gateway (provincial 实名核验 via the gateway) | none"
+    )
+    identity_realname_url: str = Field(
+        default="",
+        description="adapter URL; default <public_base_url>/api/adapters/realname/v1/verify",
+    )
+    identity_realname_timeout: float = 5.0
+
+    identity_key_reload_interval: float = Field(
+        default=30.0, description="seconds between re-reads of the signing key table"
+    )
+    identity_cookie_secure: bool = Field(default=False, description="Secure flag on cookies")
+
+    @property
+    def issuer(self) -> str:
+        return self.auth_issuer.rstrip("/")
+
+    @property
+    def realname_url(self) -> str:
+        return self.identity_realname_url or (
+            self.public_base_url.rstrip("/") + "/api/adapters/realname/v1/verify"
+        )
