@@ -11,9 +11,17 @@ from hub.registry import ALL_PROCESSES, ProcessSpec
 
 
 def render(spec: ProcessSpec) -> str:
-    # Building the app touches no database or broker; a throwaway SQLite URL suffices.
-    os.environ.setdefault("OTEL_SDK_DISABLED", "true")
-    app = spec.load_factory()()
+    # Building the app touches no database or broker. Telemetry is switched off while
+    # it is built, and the environment restored, so callers (tests) are not affected.
+    previous = os.environ.get("OTEL_SDK_DISABLED")
+    os.environ["OTEL_SDK_DISABLED"] = "true"
+    try:
+        app = spec.load_factory()()
+    finally:
+        if previous is None:
+            del os.environ["OTEL_SDK_DISABLED"]
+        else:
+            os.environ["OTEL_SDK_DISABLED"] = previous
     document = app.openapi()
     return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 

@@ -88,7 +88,16 @@ def test_one_trace_spans_gateway_service_outbox_kafka_and_consumer(
                 for s in receiver.trace(trace_id)
             )
 
-        wait_until(complete, timeout=30, message="spans of the trace did not all arrive")
+        try:
+            wait_until(complete, timeout=30)
+        except TimeoutError:
+            seen = sorted({(s.service, s.kind, s.name) for s in receiver.trace(trace_id)})
+            others = sorted(
+                {(s.service, s.name) for s in receiver.spans if s.name.endswith("process")}
+            )
+            raise AssertionError(
+                f"trace incomplete: {seen}; process spans anywhere: {others}"
+            ) from None
         spans = receiver.trace(trace_id)
         by_id = {s.span_id: s for s in spans}
 

@@ -16,7 +16,8 @@ def record(name: str, figures: dict[str, object]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
         **figures,
     }
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, ensure_ascii=False, indent=2))
