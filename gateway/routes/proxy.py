@@ -97,16 +97,18 @@ def build_proxy_router(pool: UpstreamPool) -> APIRouter:
             raise Problem(
                 502, f"The {service} service is not reachable.", code="upstream-unreachable"
             ) from exc
-        response_headers = {
-            k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP
-        }
-        response_headers.pop("x-request-id", None)
-        return StreamingResponse(
+        response = StreamingResponse(
             _relay_body(upstream, service),
             status_code=upstream.status_code,
-            headers=response_headers,
             background=BackgroundTask(upstream.aclose),
         )
+        # multi_items keeps repeated headers (several Set-Cookie) apart.
+        response.raw_headers = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in upstream.headers.multi_items()
+            if k.lower() not in HOP_BY_HOP and k.lower() != "x-request-id"
+        ]
+        return response
 
     return router
 

@@ -24,6 +24,10 @@ from services.runtime.pii import citizen_id_ref
 from services.runtime.problems import Problem
 
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
+# Account names start with a letter, so they never shadow an ID number, phone or USCC
+# (the login form tries those first).
+_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9._@-]{2,63}$")
+_ROLE = re.compile(r"^[A-Za-z][A-Za-z0-9._:-]{0,63}$")
 _ID_CONTEXT = "natural_persons.id_no"
 _PHONE_CONTEXT = "natural_persons.phone"
 
@@ -64,6 +68,20 @@ def _check_password(password: str) -> None:
         raise Problem(422, "the password needs at least 8 characters", code="weak-password")
 
 
+def _check_username(username: str) -> None:
+    if not _USERNAME.match(username):
+        raise Problem(
+            422,
+            "an account name has 3-64 characters: a letter, then letters, digits or . _ @ -",
+            code="invalid-username",
+        )
+
+
+def _check_name(name: str, limit: int) -> None:
+    if not name.strip() or len(name.strip()) > limit:
+        raise Problem(422, f"the name needs 1 to {limit} characters", code="invalid-name")
+
+
 def _check_level(level: str) -> None:
     if not is_level(level):
         raise Problem(422, "level must be one of L2, L3, L4, L5", code="invalid-level")
@@ -86,6 +104,9 @@ async def create_natural(
     except InvalidIdentifier as exc:
         raise _invalid(exc) from exc
     _check_level(level)
+    _check_name(name, 100)
+    if username is not None:
+        _check_username(username)
     if password is not None:
         _check_password(password)
     index = citizen_id_ref(core.cipher, id_no)
@@ -137,6 +158,7 @@ async def create_legal(
     except InvalidIdentifier as exc:
         raise _invalid(exc) from exc
     _check_level(level)
+    _check_name(name, 200)
     if password is not None:
         _check_password(password)
     if await repo.legal_by_uscc(session, code) is not None:
@@ -183,7 +205,16 @@ async def create_staff(
     except InvalidIdentifier as exc:
         raise _invalid(exc) from exc
     _check_level(level)
+    _check_username(username)
+    _check_name(name, 100)
     _check_password(password)
+    if department is not None and not 1 <= len(department.strip()) <= 200:
+        raise Problem(422, "the department needs 1 to 200 characters", code="invalid-department")
+    bad_roles = [r for r in roles if not _ROLE.match(r)]
+    if bad_roles or len(roles) > 50:
+        raise Problem(
+            422, "roles: up to 50 names of letters, digits and . _ : -", code="invalid-role"
+        )
     if await repo.account_by_username(session, username):
         raise Problem(409, "this account name is taken", code="exists")
     acc = Account(
@@ -200,7 +231,7 @@ async def create_staff(
     session.add(
         StaffMember(
             account_id=acc.id,
-            name=name,
+            name=name.strip(),
             org_uscc=org,
             department=department,
             division=div,

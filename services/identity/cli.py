@@ -84,7 +84,9 @@ def create_user(
     uscc: Annotated[str | None, typer.Option(help="统一社会信用代码 (legal; staff org)")] = None,
     phone: Annotated[str | None, typer.Option()] = None,
     username: Annotated[str | None, typer.Option(help="account name (staff: required)")] = None,
-    level: Annotated[str, typer.Option(help="L2..L5, vouched by the operator")] = "L2",
+    level: Annotated[
+        str | None, typer.Option(help="L2..L5, vouched by the operator (default L2; staff L3)")
+    ] = None,
     role: Annotated[list[str] | None, typer.Option(help="staff role; repeat")] = None,
     division: Annotated[str | None, typer.Option(help="行政区划代码 (staff)")] = None,
     department: Annotated[str | None, typer.Option(help="department (staff)")] = None,
@@ -103,14 +105,14 @@ def create_user(
                     name=name,
                     password=password,
                     phone=phone,
-                    level=level,
+                    level=level or "L2",
                     username=username,
                 )
             elif type_ == "legal":
                 if not uscc:
                     raise Problem(422, "--uscc is required for legal persons")
                 acc = await accounts.create_legal(
-                    session, core, uscc=uscc, name=name, password=password, level=level
+                    session, core, uscc=uscc, name=name, password=password, level=level or "L2"
                 )
             elif type_ == "staff":
                 if not (uscc and username):
@@ -125,7 +127,7 @@ def create_user(
                     department=department,
                     division=division,
                     roles=role or [],
-                    level=level,
+                    level=level or "L3",
                 )
             else:
                 raise Problem(422, "--type must be natural, legal or staff")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -13,6 +14,9 @@ from services.identity.store.tables import Client
 from services.runtime.problems import Problem
 
 GRANTS = {"authorization_code", "refresh_token", "client_credentials"}
+# RFC 6749 §3.3 scope-token: printable ASCII without space, '"' and '\\'.
+_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,64}$")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{2,63}$")
 
 
 @dataclass
@@ -30,6 +34,17 @@ class ClientSpec:
 
 
 def _check(spec: ClientSpec) -> None:
+    if not spec.name.strip() or len(spec.name) > 200:
+        raise Problem(422, "the client name needs 1 to 200 characters", code="invalid-client")
+    if spec.client_id is not None and not _CLIENT_ID.match(spec.client_id):
+        raise Problem(422, "client_id: 3-64 letters, digits and . _ : -", code="invalid-client")
+    bad = [s for s in spec.scopes if not _SCOPE_TOKEN.match(s)]
+    if bad or len(spec.scopes) > 100:
+        raise Problem(422, "scopes must be RFC 6749 scope tokens", code="invalid-client")
+    if len(spec.redirect_uris) + len(spec.post_logout_redirect_uris) > 50 or any(
+        len(u) > 2000 for u in [*spec.redirect_uris, *spec.post_logout_redirect_uris]
+    ):
+        raise Problem(422, "too many or too long redirect URIs", code="invalid-client")
     unknown = set(spec.grant_types) - GRANTS
     if unknown or not spec.grant_types:
         raise Problem(422, f"grant types must be among {sorted(GRANTS)}", code="invalid-client")

@@ -40,7 +40,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import UserInfo
-from authlib.oidc.core.grants import OpenIDCode
+from authlib.oidc.core.grants import OpenIDCode, OpenIDToken
 from authlib.oidc.core.models import AuthorizationCodeMixin
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from joserfc import jwt
@@ -433,10 +433,8 @@ class S256Only(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
-class OpenID(OpenIDCode):
-    def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
-        c = ctx()
-        return c.run(repo.nonce_used(c.session, request.payload.client_id, nonce))
+class _HubIdToken:
+    """How this provider signs ID tokens (shared by the code and refresh grants)."""
 
     def resolve_client_private_key(self, client: ClientModel) -> Any:
         return ctx().core.keys.signing_key
@@ -463,6 +461,30 @@ class OpenID(OpenIDCode):
         if user.session_id:
             info["sid"] = user.session_id
         return UserInfo(info)
+
+
+class OpenID(_HubIdToken, OpenIDCode):
+    def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
+        c = ctx()
+        return c.run(repo.nonce_used(c.session, request.payload.client_id, nonce))
+
+
+class OpenIDRefresh(_HubIdToken, OpenIDToken):
+    """A fresh ID token on refresh when the grant has ``openid`` (OIDC Core 12.2): same
+    ``iss``/``sub``/``aud``; ``auth_time``, ``acr`` and ``amr`` of the original login;
+    new ``iat``; no ``nonce`` (it belonged to the original authentication request)."""
+
+    def get_compatible_claims(self, request: OAuth2Request) -> dict[str, Any]:
+        claims: dict[str, Any] = super().get_compatible_claims(request)  # type: ignore[misc]
+        token: TokenModel = request.refresh_token  # type: ignore[attr-defined]
+        user = token.user
+        if user is not None:
+            if user.auth_time:
+                claims["auth_time"] = user.auth_time
+            claims["acr"] = user.acr
+            if user.amr:
+                claims["amr"] = list(user.amr)
+        return claims
 
 
 class RefreshGrant(RefreshTokenGrant):
@@ -619,7 +641,7 @@ class OAuthServer(AuthorizationServer):
         self.core = core
         self.register_token_generator("default", self._generate_token)
         self.register_grant(CodeGrant, [S256Only(required=True), OpenID(require_nonce=False)])
-        self.register_grant(RefreshGrant)
+        self.register_grant(RefreshGrant, [OpenIDRefresh()])
         self.register_grant(ClientCredentials)
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)

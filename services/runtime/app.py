@@ -24,6 +24,7 @@ from services.runtime.logs import configure_logging
 from services.runtime.messaging import Messaging
 from services.runtime.middleware import (
     BodyLimitMiddleware,
+    ForwardedPrefixMiddleware,
     MediaTypeMiddleware,
     RequestIdMiddleware,
 )
@@ -113,6 +114,7 @@ def create_service_app(
         app.include_router(router)
     instrument_app(app)
     # Added last = outermost: the request id exists before any other layer answers.
+    app.add_middleware(ForwardedPrefixMiddleware)
     app.add_middleware(MediaTypeMiddleware, extra_types=tuple(extra_media_types))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)

@@ -17,12 +17,20 @@ Claims the hub relies on (the identity service issues them):
 - ``acr``: assurance level ``L2``..``L5``; ``act``: the actor when a natural person acts
   for a legal person (授权代办, RFC 8693), e.g. ``{"sub": ..., "sub_type": "natural"}``
 - ``client_id``: the OAuth client the token was issued to
+
+A JWT stays valid until it expires, even after logout or the end of a 授权代办. Routes
+where that matters use :func:`require_active_token` (or ``ActivePrincipal``): besides
+the signature checks it asks the issuer's introspection endpoint (RFC 7662) with the
+service's own client credentials, caching each answer for a few seconds, so that a
+revocation takes effect on the next use.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +44,7 @@ from joserfc.jwk import KeySet
 
 from services.runtime.problems import Problem
 
+log = logging.getLogger("hub.auth")
 ALLOWED_ALGORITHMS = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
 SubjectType = Literal["natural", "legal", "staff", "client"]
 ASSURANCE_LEVELS = ("L2", "L3", "L4", "L5")
@@ -280,6 +289,157 @@ def require_roles(*roles: str) -> Callable[..., Any]:
         if principal.subject_type != "staff" or not any(principal.has_role(r) for r in roles):
             raise Problem(403, f"this needs a staff role: {' or '.join(roles)}", code="forbidden")
         return principal
+
+    return dependency
+
+
+class IntrospectionUnavailable(Exception):
+    """The issuer could not say whether a token is active (not the same as 'inactive')."""
+
+
+class TokenIntrospector:
+    """Asks the issuer's ``/introspect`` (RFC 7662) whether a token is still active.
+
+    Answers are cached for ``cache_seconds`` (keyed by a digest of the token, never the
+    token itself): that bounds both the load on the issuer and how long a revoked token
+    can still be used. The calling service authenticates with its own confidential client
+    (``client_secret_basic``); that client needs the identity service's
+    ``can_introspect`` permission to see tokens issued to other clients.
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        client_id: str,
+        client_secret: str,
+        cache_seconds: float = 5.0,
+        timeout: float = 3.0,
+        max_entries: int = 10_000,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.url = url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.cache_seconds = cache_seconds
+        self.timeout = timeout
+        self.max_entries = max_entries
+        self._http = http
+        self._cache: dict[str, tuple[float, bool]] = {}
+        self.calls = 0  # introspection requests actually sent (for tests and metrics)
+
+    async def is_active(self, token: str, token_id: str | None = None) -> bool:
+        key = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        active = await self._ask(token, token_id)
+        if len(self._cache) >= self.max_entries:
+            # Drop expired answers first, then the oldest (dicts keep insertion order).
+            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+            while len(self._cache) >= self.max_entries:
+                self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = (now + self.cache_seconds, active)
+        return active
+
+    async def _ask(self, token: str, token_id: str | None) -> bool:
+        client = self._http or httpx.AsyncClient(timeout=self.timeout)
+        self.calls += 1
+        try:
+            response = await client.post(
+                self.url,
+                data={"token": token, "token_type_hint": "access_token"},
+                auth=(self.client_id, self.client_secret),
+                headers={"Accept": "application/json"},
+            )
+        except httpx.HTTPError as exc:
+            raise IntrospectionUnavailable(f"issuer unreachable: {type(exc).__name__}") from exc
+        finally:
+            if self._http is None:
+                await client.aclose()
+        if response.status_code != 200:
+            # 401 here means OUR credentials were refused: an operator problem, not the
+            # caller's, so it must not read as "your token is invalid".
+            log.error("token introspection answered %s", response.status_code)
+            raise IntrospectionUnavailable(f"introspection answered {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise IntrospectionUnavailable("introspection answer is not JSON") from exc
+        if not isinstance(body, dict) or body.get("active") is not True:
+            return False
+        # The answer must be about the token we verified (same jti), not some other one.
+        return token_id is None or body.get("jti") in (None, token_id)
+
+
+def introspector_from_settings(settings: Any) -> TokenIntrospector | None:
+    """``HUB_AUTH_INTROSPECTION_URL`` (default: next to ``HUB_AUTH_JWKS_URL``, i.e.
+    ``<identity>/introspect``), ``HUB_AUTH_CLIENT_ID`` / ``HUB_AUTH_CLIENT_SECRET`` (this
+    service's own client), ``HUB_AUTH_INTROSPECTION_CACHE_SECONDS``; ``None`` when the
+    service has no client credentials."""
+    client_id = getattr(settings, "auth_client_id", "") or ""
+    secret = getattr(settings, "auth_client_secret", "") or ""
+    url = getattr(settings, "auth_introspection_url", "") or ""
+    jwks_url = getattr(settings, "auth_jwks_url", "") or ""
+    if not url and jwks_url.rstrip("/").endswith("/jwks"):
+        url = jwks_url.rstrip("/")[: -len("/jwks")] + "/introspect"
+    if not (client_id and secret and url):
+        return None
+    return TokenIntrospector(
+        url=url,
+        client_id=client_id,
+        client_secret=secret,
+        cache_seconds=float(getattr(settings, "auth_introspection_cache_seconds", 5.0)),
+    )
+
+
+def _introspector(request: Request) -> TokenIntrospector:
+    hub = request.app.state.hub
+    introspector: TokenIntrospector | None = hub.extras.get("token_introspector")
+    if introspector is None:
+        introspector = introspector_from_settings(hub.settings)
+        if introspector is None:
+            raise Problem(
+                503,
+                "token introspection is not configured on this service",
+                code="not-configured",
+            )
+        hub.extras["token_introspector"] = introspector
+    return introspector
+
+
+async def active_principal(request: Request, principal: CurrentPrincipal) -> Principal:
+    """Dependency: a verified token that the issuer still reports active (not revoked,
+    not logged out, its 授权代办 not ended)."""
+    introspector = _introspector(request)
+    _, _, raw = request.headers.get("authorization", "").partition(" ")
+    try:
+        active = await introspector.is_active(raw.strip(), principal.token_id)
+    except IntrospectionUnavailable as exc:
+        log.warning("cannot check token status: %s", exc)
+        raise Problem(
+            503,
+            "the token's status cannot be checked right now; try again shortly",
+            code="introspection-unavailable",
+            headers={"Retry-After": "5"},
+        ) from exc
+    if not active:
+        raise _unauthorized("token has been revoked")
+    return principal
+
+
+ActivePrincipal = Annotated[Principal, Depends(active_principal)]
+
+
+def require_active_token(*scopes: str) -> Callable[..., Any]:
+    """Dependency for revocation-sensitive routes: every scope listed, and the token
+    still active at the issuer (introspection, cached briefly)."""
+    check_scopes = require_scopes(*scopes)
+
+    async def dependency(request: Request, principal: CurrentPrincipal) -> Principal:
+        await check_scopes(principal)  # local and cheap: before asking the issuer
+        return await active_principal(request, principal)
 
     return dependency
 

@@ -73,6 +73,25 @@ class RequestIdMiddleware:
             reset_request_id(token)
 
 
+_FORWARDED_PREFIX = re.compile(r"^/api/[a-z][a-z0-9-]{0,30}$")
+
+
+class ForwardedPrefixMiddleware:
+    """Behind the gateway a service lives under ``/api/<name>``: take the gateway's
+    ``X-Forwarded-Prefix`` as the ASGI root path, so generated links (OpenAPI docs,
+    redirects) carry it. Only the gateway's own shape of prefix is accepted."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            prefix = _header(scope, "x-forwarded-prefix")
+            if prefix and _FORWARDED_PREFIX.match(prefix):
+                scope = {**scope, "root_path": prefix}
+        await self.app(scope, receive, send)
+
+
 class _BodyTooLarge(Exception):
     pass
 

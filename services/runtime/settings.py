@@ -57,6 +57,10 @@ class HubSettings(BaseSettings):
     auth_jwks_url: str = Field(default="", description="identity JWKS URL (internal)")
     auth_jwks: str = Field(default="", description="static JWKS JSON (tests, air-gapped)")
     auth_leeway: int = 30
+    auth_client_id: str = Field(default="", description="this service's own OAuth client")
+    auth_client_secret: str = ""
+    auth_introspection_url: str = Field(default="", description="identity /introspect URL")
+    auth_introspection_cache_seconds: float = 5.0
 
     pii_encryption_keys: str = Field(
         default="",

@@ -115,6 +115,13 @@ def notes_router() -> APIRouter:
 
         return StreamingResponse(gen(), media_type="text/plain")
 
+    @router.get("/cookies")
+    async def cookies() -> Response:
+        response = Response(status_code=204)
+        response.set_cookie("a", "1")
+        response.set_cookie("b", "2")
+        return response
+
     @router.get("/outbox/pending")
     async def outbox_pending(session: ReadSession) -> dict[str, int]:
         return {"pending": await pending_count(session)}

@@ -124,3 +124,17 @@ def test_oversized_body_is_refused_at_the_gateway(stack: dict[str, AppProcess]) 
         timeout=30,
     )
     assert_problem(r, 413)
+
+
+def test_repeated_response_headers_are_kept_apart(stack: dict[str, AppProcess]) -> None:
+    r = httpx.get(f"{stack['gateway'].url}/api/notes/v1/cookies", timeout=10)
+    assert sorted(c.split(";")[0] for c in r.headers.get_list("set-cookie")) == ["a=1", "b=2"]
+
+
+def test_service_docs_link_to_their_openapi_under_the_gateway_prefix(
+    stack: dict[str, AppProcess],
+) -> None:
+    html = httpx.get(f"{stack['gateway'].url}/api/notes/docs", timeout=10).text
+    assert "/api/notes/openapi.json" in html
+    # Directly (no gateway) the same page links to the unprefixed document.
+    assert "'/openapi.json'" in httpx.get(f"{stack['notes'].url}/docs", timeout=10).text

@@ -9,8 +9,10 @@ from typer.testing import CliRunner
 from services.identity.app import create_app
 from services.identity.cli import app
 from services.identity.seed import COUNTY_ID, COUNTY_SECRET, seed_demo
-from tests.identity.support import ISSUER, settings_for
+from tests.identity.support import ISSUER, settings_for, valid_uscc
 from tests.support.apps import migrate, serve
+
+STAFF_ORG = valid_uscc("11440203MB2C3D4E5")
 
 
 def test_cli_creates_clients_and_users(pg, monkeypatch) -> None:
@@ -71,6 +73,27 @@ def test_cli_creates_clients_and_users(pg, monkeypatch) -> None:
         ],
     )
     assert bad.exit_code == 2 and "110105194912310021" not in bad.output
+    staff = runner.invoke(
+        app,
+        [
+            *("users", "create", "--type", "staff", "--username", "ops.admin"),
+            *("--name", "王管理", "--password", "staff pass 1", "--uscc", STAFF_ORG),
+            *("--role", "identity-admin", "--role", "ops", "--division", "440203"),
+            *("--department", "信息中心"),
+        ],
+    )
+    assert staff.exit_code == 0, staff.output
+    made_staff = json.loads(staff.output)
+    assert made_staff["sub_type"] == "staff" and made_staff["uscc"] == STAFF_ORG
+    assert made_staff["level"] == "L3"  # staff accounts are vouched for by their org
+    no_org = runner.invoke(
+        app,
+        [
+            *("users", "create", "--type", "staff", "--username", "x.y"),
+            *("--name", "x", "--password", "staff pass 1"),
+        ],
+    )
+    assert no_org.exit_code == 2 and "--uscc" in no_org.output
 
 
 async def test_seed_is_idempotent_and_usable(pg) -> None:

@@ -137,3 +137,86 @@ async def test_portal_login_token_refresh_sso_logout(pg) -> None:
         assert after.status_code == 401
         again = await env.http.get(url2)
         assert again.status_code == 200 and 'name="password"' in again.text
+
+
+async def test_refresh_returns_a_fresh_id_token_for_openid_grants(pg) -> None:
+    """OIDC Core 12.2: same iss/sub/aud, original auth_time/acr/amr, new iat, no nonce."""
+    url = await pg.create("identity_refresh_idt")
+    async with identity_env(url) as env:
+        rp = AsyncOAuth2Client(
+            client_id="portal",
+            redirect_uri=RP,
+            scope="openid profile cases:read",
+            code_challenge_method="S256",
+            transport=env.transport(),
+        )
+        verifier, nonce = generate_token(48), generate_token(16)
+        auth_url, _ = rp.create_authorization_url(
+            f"{ISSUER}/authorize", code_verifier=verifier, nonce=nonce
+        )
+        landing = await login_via_form(env.http, auth_url, CITIZEN_ID, CITIZEN_PASSWORD)
+        token = await rp.fetch_token(
+            f"{ISSUER}/token",
+            authorization_response=landing.headers["location"],
+            code_verifier=verifier,
+        )
+        jwks = KeySet.import_key_set(env.core.keys.jwks)
+        first = jwt.decode(token["id_token"], jwks).claims
+        assert first["nonce"] == nonce
+
+        refreshed = await rp.refresh_token(f"{ISSUER}/token", refresh_token=token["refresh_token"])
+        assert "id_token" in refreshed, refreshed
+        again = jwt.decode(refreshed["id_token"], jwks, algorithms=["ES256"]).claims
+        jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": ISSUER},
+            aud={"essential": True, "value": "portal"},
+            sub={"essential": True, "value": first["sub"]},
+            exp={"essential": True},
+        ).validate(again)
+        for claim in ("auth_time", "acr", "amr", "sid", "sub_type", "azp"):
+            assert again[claim] == first[claim], claim
+        assert again["iat"] >= first["iat"] and "nonce" not in again
+        assert again["at_hash"] == create_half_hash(refreshed["access_token"], "ES256").decode()
+        assert again["name"] == "张三" and CITIZEN_ID not in str(again)
+
+        # Narrowed to a scope without openid: an access token only, no ID token.
+        narrow = await env.http.post(
+            f"{ISSUER}/token",
+            data={
+                "grant_type": "refresh_token",
+                "client_id": "portal",
+                "refresh_token": refreshed["refresh_token"],
+                "scope": "cases:read",
+            },
+        )
+        assert narrow.status_code == 200, narrow.text
+        assert narrow.json()["scope"] == "cases:read" and "id_token" not in narrow.json()
+
+
+async def test_behind_a_tls_gateway_prefix_urls_and_cookies_follow_the_issuer(pg) -> None:
+    public = "https://ywtb.example.gov.cn/api/identity"
+    url = await pg.create("identity_prefix")
+    async with identity_env(url, settings={"auth_issuer": public}) as env:
+        meta = (await env.http.get("/.well-known/openid-configuration")).json()
+        assert meta["issuer"] == public and meta["token_endpoint"] == f"{public}/token"
+        page = await env.http.get(
+            "/authorize",
+            params={
+                "response_type": "code",
+                "client_id": "portal",
+                "redirect_uri": RP,
+                "scope": "openid",
+                "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                "code_challenge_method": "S256",
+            },
+            headers={"X-Forwarded-Prefix": "/api/identity", "X-Forwarded-Proto": "https"},
+        )
+        assert page.status_code == 200 and f'action="{public}/login"' in page.text
+        cookie = page.headers["set-cookie"].lower()
+        assert cookie.startswith("hub_csrf=") and "path=/api/identity" in cookie
+        assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+        # A forged Host does not move the URLs the service hands out.
+        forged = await env.http.get(
+            "/.well-known/openid-configuration", headers={"Host": "evil.example"}
+        )
+        assert forged.json()["authorization_endpoint"] == f"{public}/authorize"

@@ -14,6 +14,7 @@ from services.identity.api.deps import CoreDep
 from services.identity.clients import ClientSpec
 from services.identity.tokens import check_active
 from services.runtime.auth import CurrentPrincipal, InvalidToken, Principal, require_roles
+from services.runtime.identifiers import InvalidIdentifier, validate_uscc
 from services.runtime.problems import Problem
 
 router = APIRouter(tags=["accounts"])
@@ -158,7 +159,7 @@ async def revoke_delegation(
 
 
 class ClientRequest(BaseModel):
-    name: str
+    name: str = Field(min_length=1, max_length=200)
     grant_types: list[str]
     scopes: list[str] = Field(default_factory=list)
     public: bool = False
@@ -172,7 +173,8 @@ class ClientRequest(BaseModel):
 @router.post(
     "/v1/admin/clients", status_code=201, summary="Register an OAuth client (identity-admin)"
 )
-async def create_client(body: ClientRequest, core: CoreDep, _admin: Admin) -> dict[str, Any]:
+async def create_client(body: ClientRequest, core: CoreDep, admin: Admin) -> dict[str, Any]:
+    await _active(core, admin)
     async with core.db.transaction() as session:
         row, secret = await clients.create_client(session, ClientSpec(**body.model_dump()))
         out = clients.describe(row)
@@ -182,7 +184,7 @@ async def create_client(body: ClientRequest, core: CoreDep, _admin: Admin) -> di
 
 class StaffRequest(BaseModel):
     username: str = Field(min_length=3, max_length=64)
-    name: str
+    name: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=8, max_length=128)
     org_uscc: str
     department: str | None = None
@@ -192,7 +194,12 @@ class StaffRequest(BaseModel):
 
 @router.post("/v1/admin/staff", status_code=201, summary="Create a staff account (identity-admin)")
 async def create_staff(body: StaffRequest, core: CoreDep, admin: Admin) -> Registered:
-    if admin.uscc and admin.uscc != body.org_uscc and "identity-superadmin" not in admin.roles:
+    await _active(core, admin)
+    try:
+        org = validate_uscc(body.org_uscc)
+    except InvalidIdentifier as exc:
+        raise Problem(422, str(exc), code="invalid-identifier", identifier=exc.kind) from exc
+    if admin.uscc and admin.uscc != org and "identity-superadmin" not in admin.roles:
         raise Problem(
             403, "staff may only be created in the administrator's own org", code="forbidden"
         )
@@ -202,6 +209,7 @@ async def create_staff(body: StaffRequest, core: CoreDep, admin: Admin) -> Regis
 
 
 @router.post("/v1/admin/keys/rotate", summary="Rotate the signing key (identity-admin)")
-async def rotate_keys(core: CoreDep, _admin: Admin) -> dict[str, Any]:
+async def rotate_keys(core: CoreDep, admin: Admin) -> dict[str, Any]:
+    await _active(core, admin)
     kid = await core.keys.rotate()
     return {"kid": kid, "jwks": core.keys.jwks}

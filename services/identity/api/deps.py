@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
@@ -24,3 +25,15 @@ def client_ip(request: Request) -> str | None:
     if forwarded:
         return forwarded.split(",")[0].strip()
     return request.client.host if request.client else None
+
+
+def cookie_path(core: IdentityCore) -> str:
+    """Cookies are scoped to the issuer's path: behind the gateway (``…/api/identity``)
+    the browser must not hand our session cookie to the other services on that host."""
+    return urlsplit(core.issuer).path or "/"
+
+
+def cookie_secure(core: IdentityCore) -> bool:
+    """``Secure`` whenever the public issuer is HTTPS (TLS ends at the gateway or in front
+    of it, so the request this service sees is plain HTTP), or when forced by settings."""
+    return core.settings.identity_cookie_secure or core.issuer.startswith("https://")

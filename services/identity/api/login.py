@@ -9,7 +9,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.identity import login, pages
-from services.identity.api.deps import CSRF_COOKIE, SSO_COOKIE, CoreDep, client_ip
+from services.identity.api.deps import (
+    CSRF_COOKIE,
+    SSO_COOKIE,
+    CoreDep,
+    client_ip,
+    cookie_path,
+    cookie_secure,
+)
 from services.identity.core import IdentityCore
 from services.identity.login import Attempt, LoginResult
 
@@ -40,8 +47,9 @@ def _back_to_authorize(core: IdentityCore, resume: str, result: LoginResult) -> 
             result.session_cookie,
             httponly=True,
             samesite="lax",
-            secure=core.settings.identity_cookie_secure,
+            secure=cookie_secure(core),
             max_age=core.settings.identity_session_lifetime,
+            path=cookie_path(core),
         )
     return response
 

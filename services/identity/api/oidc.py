@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from services.identity import login, oauth, pages
-from services.identity.api.deps import CSRF_COOKIE, SSO_COOKIE, CoreDep
+from services.identity.api.deps import CSRF_COOKIE, SSO_COOKIE, CoreDep, cookie_path, cookie_secure
 from services.identity.domain import scopes as scope_rules
 from services.identity.domain.delegation import Delegation
 from services.identity.domain.levels import rank, requested_level, satisfies
@@ -125,7 +125,8 @@ def set_csrf_cookie(core: Any, response: Response, csrf: str) -> None:
         csrf,
         httponly=True,
         samesite="lax",
-        secure=core.settings.identity_cookie_secure,
+        secure=cookie_secure(core),
+        path=cookie_path(core),
     )
 
 
@@ -327,7 +328,13 @@ async def logout(request: Request, core: CoreDep) -> Response:
         response: Response = RedirectResponse(validated.redirect_uri, status_code=302)
     else:
         response = pages.message_page("已退出登录", "您已安全退出统一身份认证。")
-    response.delete_cookie(SSO_COOKIE)
+    response.delete_cookie(
+        SSO_COOKIE,
+        path=cookie_path(core),
+        secure=cookie_secure(core),
+        httponly=True,
+        samesite="lax",
+    )
     return response
 
 
