@@ -393,26 +393,11 @@ def install_background_sync(hub: Hub) -> None:
     if interval <= 0:
         return
 
-    async def loop() -> None:
-        client = client_from_settings(hub)
-        while True:
-            try:
-                report = await sync_once(hub, client)
-                if report.counts:
-                    log.info("provincial sync: %s", report.to_dict())
-            except FeedUnavailable as exc:
-                log.warning("provincial sync failed: %s", exc)
-            except Exception:
-                log.exception("provincial sync crashed; retrying")
-            await asyncio.sleep(interval)
+    client = client_from_settings(hub)
 
-    async def start(h: Hub) -> None:
-        h.extras["sync_task"] = asyncio.create_task(loop(), name="province-sync")
+    async def step() -> None:
+        report = await sync_once(hub, client)
+        if report.counts:
+            log.info("provincial sync: %s", report.to_dict())
 
-    async def stop(h: Hub) -> None:
-        task = h.extras.pop("sync_task", None)
-        if task is not None:
-            task.cancel()
-
-    hub.on_startup.append(start)
-    hub.on_shutdown.append(stop)
+    hub.background.every("province-sync", step, interval)

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from contracts import EventContracts
 from services.runtime.auth import verifier_from_settings
+from services.runtime.background import BackgroundTasks
 from services.runtime.db import Database
 from services.runtime.logs import configure_logging
 from services.runtime.messaging import Messaging
@@ -50,6 +51,7 @@ class Hub:
     db: Database
     messaging: Messaging
     extras: dict[str, Any] = field(default_factory=dict)
+    background: BackgroundTasks = field(default_factory=BackgroundTasks)
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
 
@@ -85,10 +87,12 @@ def create_service_app(
         for hook in hub.on_startup:
             await hook(hub)
         await hub.messaging.start()
+        await hub.background.start()
         log.info("%s started", settings.service_name)
         try:
             yield
         finally:
+            await hub.background.stop()
             for hook in reversed(hub.on_shutdown):
                 await hook(hub)
             await hub.messaging.stop()

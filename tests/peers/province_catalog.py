@@ -18,12 +18,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
-from hub.broker import free_port
 from services.runtime.crypto import verify_request_signature
+from tests.peers.server import ThreadedServer
 
 MAX_SKEW = 300
 
@@ -38,9 +37,8 @@ class ProvinceCatalog:
         self._nonces: set[str] = set()
         self._lock = threading.Lock()
         self.app = self._build()
-        self.port = free_port()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = ThreadedServer(self.app, "province catalog simulator")
+        self.port = self._http.port
 
     # -- feed content -------------------------------------------------------------------
     def _add(self, kind: str, op: str, code: str, data: dict[str, Any] | None) -> dict[str, Any]:
@@ -152,23 +150,10 @@ class ProvinceCatalog:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise TimeoutError("province catalog simulator did not start")
-            time.sleep(0.02)
+        self._http.start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._http.stop()
 
     def __enter__(self) -> ProvinceCatalog:
         self.start()

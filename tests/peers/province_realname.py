@@ -9,15 +9,13 @@ canonical request); answers ``{"result": "1"}`` (一致) or ``{"result": "0"}`` 
 from __future__ import annotations
 
 import json
-import threading
 import time
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from hub.broker import free_port
 from services.runtime.crypto import verify_request_signature
+from tests.peers.server import ThreadedServer
 
 PATH = "/rkk/v1/check"
 
@@ -28,10 +26,9 @@ class ProvinceRealName:
         self.app_secret = app_secret
         self.people: dict[str, str] = {}
         self.calls = 0
-        self.port = free_port()
         self._nonces: set[str] = set()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = ThreadedServer(self.app(), "province 实名核验 simulator")
+        self.port = self._http.port
 
     @property
     def url(self) -> str:
@@ -73,18 +70,7 @@ class ProvinceRealName:
         return app
 
     def start(self) -> None:
-        config = uvicorn.Config(self.app(), host="127.0.0.1", port=self.port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.time() + 10
-        while not self._server.started:
-            if time.time() > deadline:
-                raise RuntimeError("province simulator did not start")
-            time.sleep(0.02)
+        self._http.start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._http.stop()

@@ -20,5 +20,5 @@ def intake_routers() -> list[APIRouter]:
 def configure_intake(hub: Hub, settings: GatewaySettings) -> None:
     workers = IntakeWorkers(hub, settings)
     hub.extras["intake_workers"] = workers
-    hub.on_startup.append(workers.start)
-    hub.on_shutdown.append(workers.stop)
+    workers.register()
+    hub.on_shutdown.append(workers.close)

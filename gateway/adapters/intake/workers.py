@@ -7,9 +7,7 @@ with backoff; it never stops the other sources or the process.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from gateway.adapters.intake.exchange_table import ExchangeTableAdapter
@@ -30,18 +28,17 @@ class IntakeWorkers:
         self.settings = settings
         self.exchange = [ExchangeTableAdapter(hub, s) for s in settings.intake_exchange_sources]
         self.files = [FileDropAdapter(hub, s) for s in settings.intake_file_sources]
-        self._tasks: list[asyncio.Task[None]] = []
 
-    async def start(self, _hub: Hub | None = None) -> None:
+    def register(self) -> None:
+        """Poll every source (and purge expired nonces) while the gateway runs."""
         interval = self.settings.intake_poll_interval
         for adapter in self.exchange:
-            self._spawn(adapter.key, adapter.poll_once, interval)
+            self.hub.background.every(adapter.key, adapter.poll_once, interval, MAX_BACKOFF)
         for files in self.files:
-            self._spawn(files.key, files.poll_once, interval)
-        self._spawn("intake-janitor", self.janitor_once, JANITOR_INTERVAL)
-
-    def _spawn(self, name: str, poll: Callable[[], Awaitable[int]], interval: float) -> None:
-        self._tasks.append(asyncio.create_task(_loop(name, poll, interval), name=name))
+            self.hub.background.every(files.key, files.poll_once, interval, MAX_BACKOFF)
+        self.hub.background.every(
+            "intake-janitor", self.janitor_once, JANITOR_INTERVAL, MAX_BACKOFF
+        )
 
     async def janitor_once(self) -> int:
         ttl = timedelta(hours=self.settings.intake_idempotency_ttl_hours)
@@ -49,30 +46,6 @@ class IntakeWorkers:
             self.hub.db, ttl
         )
 
-    async def stop(self, _hub: Hub | None = None) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
-        self._tasks.clear()
+    async def close(self, _hub: Hub | None = None) -> None:
         for adapter in self.exchange:
             await adapter.close()
-
-
-async def _loop(name: str, poll: Callable[[], Awaitable[int]], interval: float) -> None:
-    backoff = interval
-    while True:
-        try:
-            busy = await poll()
-            backoff = interval
-            # A full batch means more may be waiting: poll again at once.
-            await asyncio.sleep(0 if busy else interval)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("intake poller %s failed; retrying in %.1fs", name, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF)

@@ -19,6 +19,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import EventContracts, default_contracts
+from services.runtime.background import cancel_all
 from services.runtime.db import Database
 from services.runtime.messaging.consumer import Handler, InboxConsumer, PermanentEventError
 from services.runtime.messaging.envelope import Envelope
@@ -129,13 +130,7 @@ class Messaging:
             )
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_all(self._tasks)
         self._tasks.clear()
 
     async def broker_ready(self, timeout: float = 2.0) -> bool:
