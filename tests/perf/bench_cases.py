@@ -96,7 +96,9 @@ async def test_cases_consumer_and_backfill(pg: DatabaseFactory, broker: LocalBro
             key, value, headers = env.to_kafka()
             await producer.send("hub.cases", value=value, key=key, headers=headers)
         await producer.flush()
+        give_up = time.perf_counter() + 600
         while await history_count(h) < N_KAFKA:
+            assert time.perf_counter() < give_up, "the consumer did not apply every event"
             await asyncio.sleep(0.2)
         consumer_rate = N_KAFKA / (time.perf_counter() - start)
         await producer.stop()

@@ -1,0 +1,28 @@
+"""电子监察 list for staff of the handling org: ``/v1/supervision/warnings``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from services.cases import progress
+from services.runtime.auth import CurrentPrincipal
+from services.runtime.deps import ReadSession
+
+router = APIRouter(prefix="/v1/supervision", tags=["supervision"])
+
+
+@router.get("/warnings", summary="Warnings on the caller's org's cases, newest first")
+async def warnings(
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    level: Literal["yellow", "red"] | None = None,
+    status: Literal["open", "closed"] | None = None,
+    kind: Literal["yellow", "red", "step_over_limit", "refusal_without_reason"] | None = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=progress.MAX_PAGE)] = 20,
+) -> dict[str, Any]:
+    return await progress.org_warnings(
+        session, principal, level=level, status=status, kind=kind, cursor=cursor, limit=limit
+    )

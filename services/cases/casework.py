@@ -1,0 +1,401 @@
+"""Applying 办件 events: park or apply, replay the history, recompute deadlines, raise
+电子监察 warnings and publish the facts — all in the caller's transaction.
+
+The consumer runs this inside its inbox transaction, so an event's effect, its inbox
+row and the facts it causes commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cases.domain.deadlines import Limits, clock
+from services.cases.domain.history import CaseState, fold, local_date
+from services.cases.domain.stages import CLOSED_STAGES
+from services.cases.domain.supervision import SupervisionRules, step_due_date, supervise
+from services.cases.events import facts
+from services.cases.settings import CasesSettings
+from services.cases.store import repository as repo
+from services.cases.store.tables import (
+    CaseEventRow,
+    CaseRow,
+    MatterReplica,
+    ParkedEvent,
+    WarningRow,
+)
+from services.runtime.calendar import WorkingCalendar, calendar_from_settings
+from services.runtime.crypto import FieldCipher
+from services.runtime.db import utcnow
+from services.runtime.identifiers import InvalidIdentifier, parse_case_no
+from services.runtime.masking import mask_name
+from services.runtime.messaging import PermanentEventError
+from services.runtime.pii import citizen_id_ref, pii_cipher
+
+log = logging.getLogger("hub.cases")
+
+Publish = Callable[..., Awaitable[str]]
+
+
+@dataclass
+class Outcome:
+    """What receiving one event did: ``applied``, ``duplicate`` or ``parked``."""
+
+    status: str
+    case_no: str
+    stage: str | None = None
+
+
+class Casework:
+    """办件 handling of one process (settings, calendar, cipher and the outbox)."""
+
+    def __init__(
+        self,
+        settings: CasesSettings,
+        publish: Publish,
+        calendar: WorkingCalendar | None = None,
+    ) -> None:
+        self.settings = settings
+        self.publish = publish
+        self.calendar = calendar or calendar_from_settings(settings.calendar_overrides_file)
+        self.rules: SupervisionRules = settings.supervision_rules()
+        self.cipher: FieldCipher = pii_cipher(settings)
+
+    # -- intake -------------------------------------------------------------------
+    async def receive(
+        self,
+        session: AsyncSession,
+        data: dict[str, Any],
+        *,
+        cloud_event_id: str,
+        now: datetime | None = None,
+    ) -> Outcome:
+        """Apply a canonical ``hub.case.event.received`` payload, or park it."""
+        now = now or utcnow()
+        case_no, code = _check_identity(data)
+        case = await repo.lock_case(session, case_no)
+        matter = await repo.get_matter(session, code)
+        if case is None and (matter is None or matter.status != "published"):
+            # About to park: take the code's lock and look again (the matter may be
+            # committing right now), so parking and unparking cannot miss each other.
+            await repo.lock_matter_code(session, code)
+            matter = await repo.get_matter(session, code)
+            if matter is not None:
+                await session.refresh(matter)
+        if case is None and (matter is None or matter.status != "published"):
+            reason = "unknown matter" if matter is None else f"matter {matter.status}"
+            session.add(
+                ParkedEvent(
+                    implementation_code=code,
+                    case_no=case_no,
+                    cloud_event_id=cloud_event_id,
+                    data_enc=self.cipher.encrypt(
+                        json.dumps(data, ensure_ascii=False), context="parked_events.data"
+                    ),
+                    reason=reason,
+                    parked_at=now,
+                )
+            )
+            log.info("case %s parked: %s %s", case_no, reason, code)
+            return Outcome("parked", case_no)
+        if await repo.seen_event(session, case_no, data["source_system"], data["event_id"]):
+            return Outcome("duplicate", case_no, case.stage if case else None)
+        if case is None:
+            assert matter is not None
+            case = self._new_case(case_no, code, matter, now)
+            session.add(case)
+        session.add(self._history_row(case_no, data, cloud_event_id, now))
+        await session.flush()
+        await self._recompute(session, case, now)
+        return Outcome("applied", case_no, case.stage)
+
+    def _new_case(self, case_no: str, code: str, matter: MatterReplica, now: datetime) -> CaseRow:
+        return CaseRow(
+            case_no=case_no,
+            implementation_code=code,
+            matter_name=matter.name,
+            matter_version=matter.version,
+            promised_limit_days=matter.promised_limit_days,
+            statutory_limit_days=matter.statutory_limit_days,
+            handler_org_uscc=matter.department_uscc or code[:18],
+            handler_department=matter.department_name,
+            certificate_type=None,
+            accepted=False,
+            paused=False,
+            paused_working_days=0,
+            anomaly_count=0,
+            published=[],
+            created_at=now,
+            updated_at=now,
+        )
+
+    def _history_row(
+        self, case_no: str, data: dict[str, Any], cloud_event_id: str, now: datetime
+    ) -> CaseEventRow:
+        handler = data.get("handler") or {}
+        result = data.get("result") or {}
+        detail = data.get("detail") or None
+        applicant = data.get("applicant") or None
+        row = CaseEventRow(
+            case_no=case_no,
+            source_system=data["source_system"],
+            event_id=data["event_id"],
+            cloud_event_id=cloud_event_id,
+            stage=data["stage"],
+            occurred_at=datetime.fromisoformat(data["occurred_at"]),
+            seq=data.get("seq"),
+            channel=data.get("channel"),
+            case_type=data.get("case_type"),
+            handler_org_uscc=handler.get("org_uscc") or None,
+            handler_department=handler.get("department") or None,
+            handler_staff_no=handler.get("staff_no") or None,
+            decision=result.get("decision"),
+            certificate_type=result.get("certificate_type"),
+            reason=_reason(detail),
+            detail=detail,
+            applied=True,
+            received_at=now,
+        )
+        if result.get("certificate_data") is not None:
+            row.certificate_data_enc = self.cipher.encrypt(
+                json.dumps(result["certificate_data"], ensure_ascii=False),
+                context="certificate_data",
+            )
+        if applicant:
+            row.applicant_type = applicant["type"]
+            row.applicant_id_type = applicant["id_type"]
+            id_no = applicant["id_no"].strip().upper()
+            row.applicant_id_enc = self.cipher.encrypt(id_no, context="applicant_id")
+            row.applicant_id_ref = (
+                citizen_id_ref(self.cipher, id_no) if applicant["type"] == "natural" else id_no
+            )
+            row.applicant_name_enc = self.cipher.encrypt(
+                applicant["name"], context="applicant_name"
+            )
+            row.applicant_name_masked = mask_name(applicant["name"])
+        return row
+
+    # -- derived state --------------------------------------------------------------
+    async def _recompute(self, session: AsyncSession, case: CaseRow, now: datetime) -> None:
+        rows = await repo.history(session, case.case_no)
+        by_key = {(r.source_system, r.event_id): r for r in rows}
+        before_stage = case.stage
+        state = fold(repo.to_domain(r) for r in rows)
+        for step in state.steps:
+            row = by_key[step.key]
+            if row.applied != step.applied or row.anomaly != step.anomaly:
+                row.applied, row.anomaly = step.applied, step.anomaly
+        self._copy_state(case, state, by_key)
+        limits = Limits(case.promised_limit_days, case.statutory_limit_days)
+        c = clock(state, limits, self.calendar, yellow_ratio=self.rules.yellow_ratio)
+        case.limit_days = c.limit_days
+        case.due_date, case.statutory_due_date = c.due_date, c.statutory_due_date
+        case.yellow_on, case.red_on = c.yellow_on, c.red_on
+        case.paused, case.paused_working_days = c.paused, c.paused_working_days
+        case.step_due_date = step_due_date(state, self.calendar, self.rules)
+        case.updated_at = now
+        await session.flush()
+        if case.stage != before_stage:
+            await facts.state_changed(self.publish, session, case, before_stage, now)
+        await self._once(session, case, "accepted", case.accepted_at is not None, now)
+        await self._once(session, case, "concluded", case.concluded_at is not None, now)
+        await self._supervise(session, case, state, now)
+
+    def _copy_state(
+        self, case: CaseRow, state: CaseState, by_key: dict[tuple[str, str], CaseEventRow]
+    ) -> None:
+        case.stage = state.stage.value if state.stage else None
+        case.accepted = state.accepted
+        case.case_type = state.case_type.value if state.case_type else None
+        case.submitted_at, case.accepted_at = state.submitted_at, state.accepted_at
+        case.decided_at, case.concluded_at = state.decided_at, state.concluded_at
+        case.delivered_at, case.closed_at = state.delivered_at, state.closed_at
+        case.stage_since, case.last_event_at = state.stage_since, state.last_event_at
+        case.decision = state.decision
+        case.certificate_type = state.certificate_type
+        case.anomaly_count = len(state.anomalies)
+        if state.handler is not None and state.handler.org_uscc:
+            case.handler_org_uscc = state.handler.org_uscc
+        if state.handler is not None and state.handler.department:
+            case.handler_department = state.handler.department
+        # The result data of the last applied decided/concluded step that carried one.
+        for step in reversed(state.steps):
+            row = by_key[step.key]
+            if step.applied and row.certificate_data_enc:
+                case.certificate_data_enc = row.certificate_data_enc
+                break
+        if state.applicant_event is not None:
+            src = by_key[state.applicant_event]
+            case.applicant_type, case.applicant_id_type = src.applicant_type, src.applicant_id_type
+            case.applicant_id_enc, case.applicant_id_ref = (
+                src.applicant_id_enc,
+                src.applicant_id_ref,
+            )
+            case.applicant_name_enc = src.applicant_name_enc
+            case.applicant_name_masked = src.applicant_name_masked
+
+    async def _once(
+        self, session: AsyncSession, case: CaseRow, fact: str, due: bool, now: datetime
+    ) -> None:
+        if not due or fact in (case.published or []):
+            return
+        case.published = [*(case.published or []), fact]
+        if fact == "accepted":
+            await facts.accepted(self.publish, session, case, now)
+        else:
+            await facts.concluded(self.publish, session, case, self._certificate_data(case), now)
+
+    def _certificate_data(self, case: CaseRow) -> dict[str, Any] | None:
+        if not case.certificate_data_enc:
+            return None
+        plain = self.cipher.decrypt(case.certificate_data_enc, context="certificate_data")
+        return json.loads(plain)  # type: ignore[no-any-return]
+
+    # -- 电子监察 ----------------------------------------------------------------------
+    async def _supervise(
+        self, session: AsyncSession, case: CaseRow, state: CaseState, now: datetime
+    ) -> int:
+        today = local_date(now)
+        limits = Limits(case.promised_limit_days, case.statutory_limit_days)
+        found = supervise(state, limits, self.calendar, today, self.rules)
+        known = await repo.warning_scopes(session, case.case_no)
+        raised = 0
+        for fact in found:
+            if (fact.kind, fact.scope) in known:
+                continue
+            warning = WarningRow(
+                case_no=case.case_no,
+                org_uscc=case.handler_org_uscc,
+                kind=fact.kind,
+                scope=fact.scope,
+                level=fact.level,
+                detail=fact.detail,
+                raised_at=now,
+            )
+            session.add(warning)
+            await session.flush()
+            await facts.warning(self.publish, session, case, warning)
+            raised += 1
+        if state.stage in CLOSED_STAGES:
+            for warning in await repo.open_warnings(session, case.case_no):
+                warning.closed_at = now
+        case.supervision_due = self._next_check(case, state, today)
+        return raised
+
+    def _next_check(self, case: CaseRow, state: CaseState, today: date) -> date | None:
+        """The next day something may newly apply (the scan's index); ``None`` when done."""
+        if state.stage in CLOSED_STAGES:
+            return None
+        candidates = [case.yellow_on, case.red_on]
+        if case.step_due_date is not None:
+            candidates.append(self.calendar.add_working_days(case.step_due_date, 1))
+        future = [d for d in candidates if d is not None and d > today]
+        return min(future, default=None)
+
+    async def scan(
+        self, session: AsyncSession, now: datetime, *, batch: int = 500
+    ) -> tuple[int, int]:
+        """One supervision batch: (cases evaluated, warnings raised). Every evaluated case
+        moves its check day past today, so repeated batches drain the due set."""
+        today = local_date(now)
+        raised = 0
+        due = await repo.due_for_supervision(session, today, batch)
+        for case_no in due:
+            case = await repo.lock_case(session, case_no)
+            if case is None:
+                continue
+            rows = await repo.history(session, case_no)
+            state = fold(repo.to_domain(r) for r in rows)
+            raised += await self._supervise(session, case, state, now)
+        return len(due), raised
+
+    # -- matters replica and parked events --------------------------------------------
+    async def matter_event(
+        self,
+        session: AsyncSession,
+        event_type: str,
+        data: dict[str, Any],
+        now: datetime | None = None,
+    ) -> int:
+        """Keep the replica of one 事项; returns how many parked events were re-applied."""
+        now = now or utcnow()
+        code = data["implementation_code"]
+        await repo.lock_matter_code(session, code)
+        replica = await repo.get_matter(session, code)
+        if replica is not None and data["version"] < replica.version:
+            return 0  # an older version arriving late changes nothing
+        if replica is None:
+            replica = MatterReplica(implementation_code=code)
+            session.add(replica)
+        department = data.get("department") or {}
+        result = data.get("result") or {}
+        replica.version = data["version"]
+        replica.name = data["name"]
+        replica.status = "withdrawn" if event_type == "hub.matter.withdrawn" else data["status"]
+        replica.department_name = department.get("name")
+        replica.department_uscc = department.get("uscc")
+        replica.division_code = data.get("division_code")
+        replica.statutory_limit_days = data.get("statutory_limit_days")
+        replica.promised_limit_days = data.get("promised_limit_days")
+        replica.certificate_type = result.get("certificate_type")
+        replica.updated_at = now
+        await session.flush()
+        if replica.status != "published":
+            return 0
+        return await self.unpark(session, code, now)
+
+    async def unpark(self, session: AsyncSession, code: str, now: datetime | None = None) -> int:
+        """Re-apply the events parked for ``code`` (in arrival order) and drop them."""
+        now = now or utcnow()
+        count = 0
+        while True:
+            parked = await repo.parked_for(session, code, self.settings.cases_park_batch)
+            if not parked:
+                return count
+            for item in parked:
+                data = json.loads(self.cipher.decrypt(item.data_enc, context="parked_events.data"))
+                await session.execute(delete(ParkedEvent).where(ParkedEvent.id == item.id))
+                outcome = await self.receive(
+                    session, data, cloud_event_id=item.cloud_event_id, now=now
+                )
+                if outcome.status == "parked":  # cannot happen for a published matter
+                    raise RuntimeError(f"event for {code} parked again")
+                count += 1
+
+    async def unpark_ready(self, session: AsyncSession, now: datetime | None = None) -> int:
+        """Sweep: parked events whose matter arrived in a race with their parking."""
+        count = 0
+        for code in await repo.parked_with_published_matter(session, 100):
+            count += await self.unpark(session, code, now)
+        return count
+
+
+def _check_identity(data: dict[str, Any]) -> tuple[str, str]:
+    try:
+        case_no = parse_case_no(data["case_no"])
+    except InvalidIdentifier as exc:
+        raise PermanentEventError(f"invalid 办件编号: {exc}") from exc
+    code = data["implementation_code"]
+    if case_no.implementation_code.code != code:
+        raise PermanentEventError(
+            f"办件编号 {case_no.case_no} does not start with the 实施编码 {code}"
+        )
+    return case_no.case_no, code
+
+
+def _reason(detail: dict[str, Any] | None) -> str | None:
+    """不予受理 reasons as the systems send them: ``reason`` or a list ``reasons``."""
+    if not detail:
+        return None
+    value = detail.get("reason") or detail.get("reasons")
+    if isinstance(value, list):
+        value = "; ".join(str(v) for v in value if v)
+    text = str(value).strip() if value else ""
+    return text or None

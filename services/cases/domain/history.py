@@ -1,0 +1,240 @@
+"""全程留痕: a case's events, their canonical order, and the state they fold into.
+
+The state of a 办件 is a pure function of the *set* of its events: they are deduplicated
+by (source system, event id), put in source order (``seq`` when every event has one, else
+``occurred_at``) and replayed through the state machine. Arrival order therefore cannot
+change the outcome: a late event takes its place in the history, and the current stage
+stays that of the last event in source order — it is never rewound to the late one.
+An event the machine does not allow from where the case stands is kept in the history
+as an anomaly (异常) and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from services.cases.domain.stages import RANK, CaseType, Stage, allowed_next
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+"""Deadlines are counted on the calendar of the place the case is handled."""
+
+EventKey = tuple[str, str]
+"""(source_system, event_id): the identity of an event at its source."""
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(LOCAL_TZ).date()
+
+
+@dataclass(frozen=True)
+class Handler:
+    """承办: the org (USCC), department and staff number handling the step."""
+
+    org_uscc: str | None = None
+    department: str | None = None
+    staff_no: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    """One reported step of a 办件 (the canonical event, without personal data).
+
+    ``applicant`` is opaque to the rules (the service keeps it encrypted); the fold only
+    chooses which event supplies it.
+    """
+
+    event_id: str
+    source_system: str
+    stage: Stage
+    occurred_at: datetime
+    seq: int | None = None
+    channel: str | None = None
+    case_type: CaseType | None = None
+    handler: Handler | None = None
+    decision: str | None = None
+    certificate_type: str | None = None
+    reason: str | None = None
+    applicant: Any = None
+
+    @property
+    def key(self) -> EventKey:
+        return (self.source_system, self.event_id)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one event did when the history was replayed."""
+
+    key: EventKey
+    stage: Stage
+    occurred_at: datetime
+    seq: int | None
+    applied: bool
+    anomaly: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Pause:
+    """暂停计时: 补正 or 特别程序, from ``start`` to ``end`` (``None`` = still paused)."""
+
+    kind: str  # "correction" | "special_procedure"
+    start: datetime
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """Where a 办件 stands after its whole known history."""
+
+    stage: Stage | None = None
+    accepted: bool = False
+    case_type: CaseType | None = None
+    submitted_at: datetime | None = None
+    accepted_at: datetime | None = None
+    decided_at: datetime | None = None
+    concluded_at: datetime | None = None
+    delivered_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+    not_accepted_at: datetime | None = None
+    stage_since: datetime | None = None
+    last_event_at: datetime | None = None
+    pauses: tuple[Pause, ...] = ()
+    decision: str | None = None
+    certificate_type: str | None = None
+    handler: Handler | None = None
+    applicant_event: EventKey | None = None
+    steps: tuple[Step, ...] = field(default=(), repr=False)
+
+    @property
+    def anomalies(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.anomaly is not None)
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.pauses) and self.pauses[-1].end is None
+
+    @property
+    def closed_at(self) -> datetime | None:
+        """When the clock stopped for good (办结, 撤回 or 不予受理)."""
+        return self.concluded_at or self.withdrawn_at or self.not_accepted_at
+
+
+def canonical_order(events: Iterable[CaseEvent]) -> list[CaseEvent]:
+    """Deduplicated events in source order (deterministic for any arrival order)."""
+    unique: dict[EventKey, CaseEvent] = {}
+    for event in events:
+        kept = unique.get(event.key)
+        # A resent id with different content: keep one deterministically, not the first seen.
+        if kept is None or _tiebreak(event) < _tiebreak(kept):
+            unique[event.key] = event
+    chosen = list(unique.values())
+    if all(e.seq is not None for e in chosen):
+        return sorted(chosen, key=lambda e: (e.seq, *_tiebreak(e)))
+    return sorted(chosen, key=_tiebreak)
+
+
+def _tiebreak(e: CaseEvent) -> tuple[Any, ...]:
+    return (
+        e.occurred_at,
+        -1 if e.seq is None else e.seq,
+        RANK[e.stage],
+        e.source_system,
+        e.event_id,
+        repr(e),
+    )
+
+
+def fold(events: Iterable[CaseEvent]) -> CaseState:
+    """Replay a case's history through the state machine."""
+    state = _Builder()
+    for event in canonical_order(events):
+        state.apply(event)
+    return state.freeze()
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.stage: Stage | None = None
+        self.accepted = False
+        self.case_type: CaseType | None = None
+        self.pauses: list[Pause] = []
+        self.steps: list[Step] = []
+
+    def apply(self, event: CaseEvent) -> None:
+        v = self.values
+        # Descriptive facts are taken from every event, even one the machine refuses:
+        # the applicant and the case type do not depend on the step being legal.
+        if self.case_type is None and event.case_type is not None:
+            self.case_type = event.case_type
+        if "applicant_event" not in v and event.applicant is not None:
+            v["applicant_event"] = event.key
+        if event.handler is not None:
+            v["handler"] = event.handler
+        v["last_event_at"] = max(v.get("last_event_at", event.occurred_at), event.occurred_at)
+
+        allowed = allowed_next(self.stage, accepted=self.accepted, case_type=self.case_type)
+        if event.stage not in allowed:
+            where = self.stage.value if self.stage else "(no case yet)"
+            self.steps.append(
+                Step(
+                    event.key,
+                    event.stage,
+                    event.occurred_at,
+                    event.seq,
+                    applied=False,
+                    anomaly=f"{event.stage.value} is not allowed after {where}",
+                )
+            )
+            return
+        self.steps.append(
+            Step(event.key, event.stage, event.occurred_at, event.seq, True, reason=event.reason)
+        )
+        self._enter(event)
+
+    def _enter(self, event: CaseEvent) -> None:
+        v, at, stage = self.values, event.occurred_at, event.stage
+        self.stage = stage
+        v["stage_since"] = at
+        if stage is Stage.SUBMITTED:
+            v.setdefault("submitted_at", at)
+        elif stage is Stage.ACCEPTED:
+            self.accepted = True
+            v["accepted_at"] = at
+        elif stage is Stage.NOT_ACCEPTED:
+            v["not_accepted_at"] = at
+        elif stage is Stage.CORRECTION_REQUESTED:
+            self.pauses.append(Pause("correction", at))
+        elif stage is Stage.SUSPENDED:
+            self.pauses.append(Pause("special_procedure", at))
+        elif stage in (Stage.CORRECTION_RECEIVED, Stage.RESUMED):
+            last = self.pauses[-1]
+            self.pauses[-1] = Pause(last.kind, last.start, at)
+        elif stage in (Stage.DECIDED, Stage.CONCLUDED):
+            v[f"{stage.value}_at"] = at
+            if event.decision is not None:
+                v["decision"] = event.decision
+            if event.certificate_type is not None:
+                v["certificate_type"] = event.certificate_type
+        elif stage is Stage.DELIVERED:
+            v["delivered_at"] = at
+        elif stage is Stage.WITHDRAWN:
+            v["withdrawn_at"] = at
+            if self.pauses and self.pauses[-1].end is None:
+                last = self.pauses[-1]
+                self.pauses[-1] = Pause(last.kind, last.start, at)
+
+    def freeze(self) -> CaseState:
+        return CaseState(
+            stage=self.stage,
+            accepted=self.accepted,
+            case_type=self.case_type,
+            pauses=tuple(self.pauses),
+            steps=tuple(self.steps),
+            **self.values,
+        )

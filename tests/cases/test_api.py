@@ -1,0 +1,191 @@
+"""Progress API: applicants see their own cases, staff their org's, everyone else a 404."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.runtime.pii import citizen_id_ref, pii_cipher
+from tests.cases.factory import (
+    ORG_A,
+    ORG_B,
+    at,
+    case_no,
+    event_data,
+    impl_code,
+    legal,
+    make_citizen_id,
+    make_uscc,
+    matter_data,
+    natural,
+)
+from tests.cases.support import CasesHarness, cases_app
+from tests.support.apps import serve
+from tests.support.postgres import DatabaseFactory
+from tests.support.tokens import TestIssuer, bearer
+
+CODE = impl_code(ORG_A, 3)
+ALICE_ID = make_citizen_id(11)
+BOB_ID = make_citizen_id(12)
+COMPANY = make_uscc(77, prefix="91440300")
+DAY = at("2026-03-02T09:00").date()
+
+
+@pytest.fixture(scope="module")
+def issuer() -> TestIssuer:
+    return TestIssuer()
+
+
+async def seeded(pg: DatabaseFactory, issuer: TestIssuer) -> tuple[CasesHarness, dict[str, str]]:
+    h = await cases_app(pg, issuer)
+    await h.matter(matter_data(CODE, promised=10))
+    numbers = {}
+    for i, (who, applicant) in enumerate(
+        [
+            ("alice", natural(ALICE_ID, "王小明")),
+            ("bob", natural(BOB_ID)),
+            ("company", legal(COMPANY)),
+        ]
+    ):
+        number = case_no(CODE, DAY, i + 1)
+        numbers[who] = number
+        await h.receive(
+            event_data(number, "submitted", at("2026-03-02T09:00"), seq=1, applicant=applicant),
+            now=at("2026-03-02T09:00"),
+        )
+        await h.receive(
+            event_data(number, "accepted", at("2026-03-02T10:00"), seq=2),
+            now=at("2026-03-02T10:00"),
+        )
+    await h.receive(
+        event_data(numbers["alice"], "not_accepted", at("2026-03-03T10:00"), seq=3),
+        now=at("2026-03-03T10:00"),
+    )  # an anomaly after acceptance
+    return h, numbers
+
+
+def ref(h: CasesHarness, id_no: str) -> str:
+    return citizen_id_ref(pii_cipher(h.hub.settings), id_no)
+
+
+async def test_applicant_sees_own_case_with_stages_due_dates_and_clear_id(
+    pg: DatabaseFactory, issuer: TestIssuer
+) -> None:
+    h, numbers = await seeded(pg, issuer)
+    async with serve(h.app) as client:
+        r = await client.get(
+            f"/v1/cases/{numbers['alice']}", headers=bearer(issuer.citizen(ref(h, ALICE_ID)))
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["stage"] == "accepted"
+        assert body["due_date"] == "2026-03-16" and body["limit_days"] == 10
+        assert body["applicant"]["id_no"] == ALICE_ID and body["applicant"]["name"] == "王小明"
+        assert [s["stage"] for s in body["stages"]] == ["submitted", "accepted", "not_accepted"]
+        assert body["stages"][2]["applied"] is False
+        assert "anomaly" not in body["stages"][2] and "warnings" not in body
+        assert body["accepted_at"].endswith("+08:00")
+
+        r = await client.get("/v1/me/cases", headers=bearer(issuer.citizen(ref(h, ALICE_ID))))
+        assert [c["case_no"] for c in r.json()["items"]] == [numbers["alice"]]
+        r = await client.get("/v1/me/cases", headers=bearer(issuer.company(COMPANY)))
+        assert [c["case_no"] for c in r.json()["items"]] == [numbers["company"]]
+        r = await client.get(
+            f"/v1/cases/{numbers['company']}", headers=bearer(issuer.company(COMPANY))
+        )
+        assert r.status_code == 200 and r.json()["applicant"]["id_no"] == COMPANY
+
+
+@pytest.mark.parametrize("who", ["other_citizen", "other_org_staff", "client", "company"])
+async def test_anyone_else_gets_404_not_403(
+    pg: DatabaseFactory, issuer: TestIssuer, who: str
+) -> None:
+    h, numbers = await seeded(pg, issuer)
+    tokens = {
+        "other_citizen": issuer.citizen(ref(h, BOB_ID)),
+        "other_org_staff": issuer.staff(ORG_B, ["window"]),
+        "client": issuer.client("county-440305", "cases:push"),
+        "company": issuer.company(make_uscc(78, prefix="91440300")),
+    }
+    async with serve(h.app) as client:
+        r = await client.get(f"/v1/cases/{numbers['alice']}", headers=bearer(tokens[who]))
+        assert r.status_code == 404
+        assert r.headers["content-type"].startswith("application/problem+json")
+        missing = await client.get(f"/v1/cases/{CODE}202603029999", headers=bearer(tokens[who]))
+        assert missing.status_code == 404 and missing.json()["detail"].replace(
+            missing.json()["detail"].split()[2], "X"
+        ) == r.json()["detail"].replace(
+            r.json()["detail"].split()[2], "X"
+        )  # same answer whether or not it exists
+        r = await client.get("/v1/me/cases", headers=bearer(tokens[who]))
+        assert numbers["alice"] not in r.text
+
+
+async def test_staff_see_their_org_cases_masked_with_anomalies_and_warnings(
+    pg: DatabaseFactory, issuer: TestIssuer
+) -> None:
+    h, numbers = await seeded(pg, issuer)
+    staff = bearer(issuer.staff(ORG_A, ["window"]))
+    async with serve(h.app) as client:
+        r = await client.get(f"/v1/cases/{numbers['alice']}", headers=staff)
+        assert r.status_code == 200
+        body = r.json()
+        assert body["applicant"]["id_no"] != ALICE_ID
+        assert body["applicant"]["id_no"][:4] == ALICE_ID[:4] and "*" in body["applicant"]["id_no"]
+        assert body["stages"][2]["anomaly"] and body["anomaly_count"] == 1
+        assert ALICE_ID not in r.text
+
+        first = await client.get("/v1/me/cases", params={"limit": 2}, headers=staff)
+        page1 = first.json()
+        assert len(page1["items"]) == 2 and page1["next_cursor"]
+        second = await client.get(
+            "/v1/me/cases", params={"limit": 2, "cursor": page1["next_cursor"]}, headers=staff
+        )
+        page2 = second.json()
+        seen = [c["case_no"] for c in page1["items"] + page2["items"]]
+        assert sorted(seen) == sorted(numbers.values()) and page2["next_cursor"] is None
+        bad = await client.get("/v1/me/cases", params={"cursor": "%%%"}, headers=staff)
+        assert bad.status_code == 400
+        assert (
+            await client.get("/v1/me/cases", params={"limit": 1000}, headers=staff)
+        ).status_code == 422
+
+
+async def test_supervision_list_for_staff_of_the_org_only(
+    pg: DatabaseFactory, issuer: TestIssuer
+) -> None:
+    h, numbers = await seeded(pg, issuer)
+    from services.cases.supervisor import supervise_once
+
+    # All three stay live (alice's refusal after acceptance was an anomaly).
+    assert await supervise_once(h.hub.db, h.casework, at("2026-03-12T09:00")) == 3
+    assert await supervise_once(h.hub.db, h.casework, at("2026-03-17T09:00")) == 3
+    staff = bearer(issuer.staff(ORG_A, ["supervisor"]))
+    async with serve(h.app) as client:
+        r = await client.get("/v1/supervision/warnings", params={"level": "red"}, headers=staff)
+        assert r.status_code == 200
+        items = r.json()["items"]
+        assert {w["case_no"] for w in items} == set(numbers.values())
+        assert all(w["level"] == "red" and w["status"] == "open" for w in items)
+        r = await client.get(
+            "/v1/supervision/warnings", params={"status": "open", "limit": 4}, headers=staff
+        )
+        assert len(r.json()["items"]) == 4 and r.json()["next_cursor"]
+        r2 = await client.get(
+            "/v1/supervision/warnings",
+            params={"status": "open", "limit": 4, "cursor": r.json()["next_cursor"]},
+            headers=staff,
+        )
+        assert len(r2.json()["items"]) == 2 and r2.json()["next_cursor"] is None
+        ids = [w["id"] for w in r.json()["items"] + r2.json()["items"]]
+        assert len(set(ids)) == 6
+        other = await client.get(
+            "/v1/supervision/warnings", headers=bearer(issuer.staff(ORG_B, ["supervisor"]))
+        )
+        assert other.status_code == 200 and other.json()["items"] == []
+        citizen = await client.get(
+            "/v1/supervision/warnings", headers=bearer(issuer.citizen(ref(h, BOB_ID)))
+        )
+        assert citizen.status_code == 404
+        assert (await client.get("/v1/supervision/warnings")).status_code == 401
+        bad = await client.get("/v1/supervision/warnings", params={"level": "green"}, headers=staff)
+        assert bad.status_code == 422

@@ -1,0 +1,146 @@
+"""The real path: CloudEvents on a Kafka-protocol broker → inbox consumers → PostgreSQL.
+
+Matter events arrive after some case events (those park, then unpark); case events are
+shuffled and 20 % are redelivered — half as the same CloudEvent (the inbox drops them),
+half re-pushed under a new CloudEvent id (the history drops them). The final rows must
+equal what the pure domain computes from the events in source order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, select
+
+from hub.broker import LocalBroker
+from services.cases.domain.history import fold
+from services.cases.store.tables import CaseRow, ParkedEvent
+from services.runtime.messaging import Envelope
+from tests.cases.factory import (
+    at,
+    case_no,
+    impl_code,
+    make_citizen_id,
+    matter_data,
+    natural,
+    stream,
+    to_domain,
+)
+from tests.cases.support import cases_app
+from tests.support.apps import serve
+from tests.support.postgres import DatabaseFactory
+
+
+def envelope(event_type: str, key: str, data: dict, ce_id: str | None = None) -> Envelope:
+    return Envelope(
+        id=ce_id or str(uuid.uuid4()),
+        source="/hub/gateway",
+        type=event_type,
+        key=key,
+        data=data,
+        time=datetime.now(UTC),
+    )
+
+
+async def test_events_through_the_broker_end_in_the_domain_states(
+    pg: DatabaseFactory, broker: LocalBroker
+) -> None:
+    rng = random.Random(42)
+    code = impl_code(n=rng.randrange(10**9))  # unique per run on the shared broker
+    day = at("2026-03-02T09:00").date()
+    events: list[dict] = []
+    for n in range(80):
+        events += stream(
+            rng,
+            case_no(code, day, n),
+            at("2026-03-02T09:00"),
+            applicant=natural(make_citizen_id(n)),
+            with_seq=n % 3 != 0,
+        )
+    records = [envelope("hub.case.event.received", e["case_no"], e) for e in events]
+    again = rng.sample(records, len(records) // 5)
+    records += [r if i % 2 else envelope(r.type, r.key, r.data) for i, r in enumerate(again)]
+    rng.shuffle(records)
+
+    h = await cases_app(
+        pg,
+        kafka_enabled=True,
+        kafka_bootstrap_servers=broker.bootstrap,
+        outbox_poll_interval=0.2,
+        consumer_retry_backoff=0.05,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=broker.bootstrap, acks="all", enable_idempotence=False
+    )
+    async with serve(h.app):
+        await producer.start()
+        try:
+            for _ in range(100):
+                if h.hub.messaging.broker_connected:
+                    break
+                await asyncio.sleep(0.1)
+            half = len(records) // 2
+            for r in records[:half]:  # before the matter is known: these park
+                key, value, headers = r.to_kafka()
+                await producer.send("hub.cases", value=value, key=key, headers=headers)
+            await producer.flush()
+            for _ in range(200):  # the matter is unknown yet: events park, none is lost
+                async with h.hub.db.sessionmaker() as s:
+                    parked = await s.scalar(select(func.count()).select_from(ParkedEvent))
+                if parked:
+                    break
+                await asyncio.sleep(0.1)
+            assert parked
+            matter = envelope("hub.matter.published", code, matter_data(code))
+            key, value, headers = matter.to_kafka()
+            await producer.send_and_wait("hub.matters", value=value, key=key, headers=headers)
+            for r in records[half:]:
+                key, value, headers = r.to_kafka()
+                await producer.send("hub.cases", value=value, key=key, headers=headers)
+            await producer.flush()
+
+            expected = _expected(events)
+            deadline = asyncio.get_running_loop().time() + 60
+            while True:
+                got = await _actual(h, code)
+                if got == expected or asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.5)
+            assert got == expected
+            async with h.hub.db.sessionmaker() as s:
+                assert await s.scalar(select(func.count()).select_from(ParkedEvent)) == 0
+            intake = next(c for c in h.hub.messaging.consumers if c.name == "cases-intake")
+            assert intake.stats.dead_lettered == 0
+            assert intake.stats.duplicates >= len(again) // 2
+        finally:
+            await producer.stop()
+
+
+def _expected(events: list[dict]) -> dict[str, tuple]:
+    by_case: dict[str, list] = defaultdict(list)
+    for e in events:
+        by_case[e["case_no"]].append(to_domain(e))
+    out = {}
+    for number, evs in by_case.items():
+        state = fold(evs)
+        out[number] = (
+            state.stage.value if state.stage else None,
+            len(state.anomalies),
+            state.accepted_at,
+            state.closed_at,
+        )
+    return out
+
+
+async def _actual(h, code: str) -> dict[str, tuple]:  # type: ignore[no-untyped-def]
+    async with h.hub.db.sessionmaker() as s:
+        rows = await s.execute(select(CaseRow).where(CaseRow.implementation_code == code))
+        return {
+            r.case_no: (r.stage, r.anomaly_count, r.accepted_at, r.closed_at)
+            for r in rows.scalars()
+        }

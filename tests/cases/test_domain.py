@@ -1,0 +1,168 @@
+"""The 办件 state machine and the order-independence of case histories (pure domain)."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from services.cases.domain.history import CaseEvent, fold
+from services.cases.domain.stages import CaseType, Stage, allowed_next
+from tests.cases.factory import at, case_no, impl_code, stream, to_domain
+
+
+def ev(stage: str, seq: int | None, when: str, **kw: object) -> CaseEvent:
+    return CaseEvent(
+        event_id=f"e{seq}-{stage}",
+        source_system="s",
+        stage=Stage(stage),
+        occurred_at=at(when),
+        seq=seq,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "final"),
+    [
+        (["submitted", "accepted", "decided", "concluded", "delivered"], "delivered"),
+        (["submitted", "not_accepted"], "not_accepted"),
+        (
+            ["submitted", "accepted", "correction_requested", "correction_received", "decided"],
+            "decided",
+        ),
+        (
+            ["submitted", "accepted", "suspended", "resumed", "suspended", "resumed", "decided"],
+            "decided",
+        ),
+        (["submitted", "correction_requested", "correction_received", "accepted"], "accepted"),
+        (["submitted", "correction_requested", "not_accepted"], "not_accepted"),
+        (["submitted", "accepted", "suspended", "withdrawn"], "withdrawn"),
+        (["accepted", "decided", "concluded"], "concluded"),
+    ],
+)
+def test_allowed_paths_end_where_expected_without_anomalies(path: list[str], final: str) -> None:
+    events = [ev(s, i, f"2026-03-0{1 + i}T10:00") for i, s in enumerate(path)]
+    state = fold(events)
+    assert state.stage == Stage(final)
+    assert state.anomalies == ()
+
+
+@pytest.mark.parametrize(
+    ("path", "refused"),
+    [
+        (["submitted", "decided"], "decided"),  # no decision before acceptance
+        (["submitted", "accepted", "concluded"], "concluded"),  # 承诺件 needs a decision
+        (["submitted", "not_accepted", "accepted"], "accepted"),  # final stays final
+        (["submitted", "accepted", "withdrawn", "decided"], "decided"),
+        (["submitted", "accepted", "correction_received"], "correction_received"),
+        (["submitted", "accepted", "correction_requested", "not_accepted"], "not_accepted"),
+        (["submitted", "accepted", "suspended", "decided"], "decided"),  # resume first
+        (["submitted", "accepted", "decided", "concluded", "delivered", "withdrawn"], "withdrawn"),
+        (["resumed"], "resumed"),
+    ],
+)
+def test_refused_transitions_become_anomalies_and_change_nothing(
+    path: list[str], refused: str
+) -> None:
+    events = [ev(s, i, f"2026-03-0{1 + i}T10:00") for i, s in enumerate(path)]
+    before = fold(events[:-1])
+    after = fold(events)
+    assert after.stage == before.stage
+    assert [a.stage for a in after.anomalies] == [Stage(refused)]
+    assert "not allowed" in (after.anomalies[0].anomaly or "")
+
+
+def test_immediate_case_may_conclude_straight_from_acceptance() -> None:
+    assert Stage.CONCLUDED in allowed_next(
+        Stage.ACCEPTED, accepted=True, case_type=CaseType.IMMEDIATE
+    )
+    assert Stage.CONCLUDED not in allowed_next(
+        Stage.ACCEPTED, accepted=True, case_type=CaseType.PROMISED
+    )
+    state = fold(
+        [
+            ev("accepted", 1, "2026-03-02T09:00", case_type=CaseType.IMMEDIATE),
+            ev("concluded", 2, "2026-03-02T09:30"),
+        ]
+    )
+    assert state.stage is Stage.CONCLUDED and state.anomalies == ()
+
+
+def test_late_event_joins_history_without_rewinding_the_stage() -> None:
+    submitted = ev("submitted", 1, "2026-03-02T09:00")
+    accepted = ev("accepted", 2, "2026-03-02T10:00")
+    decided = ev("decided", 3, "2026-03-05T10:00")
+    concluded = ev("concluded", 4, "2026-03-05T11:00")
+    early = fold([submitted, accepted, concluded])
+    assert early.stage is Stage.ACCEPTED and len(early.anomalies) == 1
+    late = fold([submitted, accepted, concluded, decided])
+    assert late.stage is Stage.CONCLUDED  # not rewound to "decided"
+    assert late.anomalies == ()
+    assert [s.stage for s in late.steps] == [
+        Stage.SUBMITTED,
+        Stage.ACCEPTED,
+        Stage.DECIDED,
+        Stage.CONCLUDED,
+    ]
+
+
+def test_without_seq_the_source_time_orders_events() -> None:
+    a = replace(ev("accepted", None, "2026-03-02T10:00"), event_id="a")
+    s = replace(ev("submitted", None, "2026-03-02T09:00"), event_id="s")
+    assert fold([a, s]).stage is Stage.ACCEPTED
+    assert fold([a, s]).anomalies == ()
+
+
+def test_pauses_are_recorded_and_withdrawal_closes_an_open_pause() -> None:
+    running = [
+        ev("submitted", 1, "2026-03-02T09:00"),
+        ev("accepted", 2, "2026-03-02T10:00"),
+        ev("suspended", 3, "2026-03-03T10:00"),
+    ]
+    assert fold(running).paused
+    state = fold([*running, ev("withdrawn", 4, "2026-03-06T10:00")])
+    assert not state.paused and state.closed_at == at("2026-03-06T10:00")
+
+
+def test_ten_thousand_events_in_order_shuffled_and_duplicated_end_identically() -> None:
+    rng = random.Random(20260101)
+    events = []
+    number_of_cases = 0
+    while len(events) < 10_000:
+        number = case_no(impl_code(), at("2026-03-02T09:00").date(), number_of_cases)
+        with_seq = number_of_cases % 4 != 0  # a quarter of the sources send no seq
+        events += stream(rng, number, at("2026-03-02T09:00"), with_seq=with_seq)
+        number_of_cases += 1
+    events = events[:10_000]
+
+    def final_states(feed: list[dict]) -> dict[str, object]:
+        by_case: dict[str, list[CaseEvent]] = defaultdict(list)
+        states = {}
+        for data in feed:  # incremental, as the consumer does: fold after every event
+            by_case[data["case_no"]].append(to_domain(data))
+            states[data["case_no"]] = fold(by_case[data["case_no"]])
+        return states
+
+    in_order = final_states(events)
+    shuffled = events[:]
+    rng.shuffle(shuffled)
+    duplicated = events + [dict(e) for e in rng.sample(events, 2_000)]
+    rng.shuffle(duplicated)
+    assert final_states(shuffled) == in_order
+    assert final_states(duplicated) == in_order
+    stages = {s.stage for s in in_order.values()}  # the mix really covers the machine
+    assert {Stage.DELIVERED, Stage.NOT_ACCEPTED, Stage.WITHDRAWN, Stage.DECIDED} <= stages
+    assert any(s.anomalies for s in in_order.values())
+    assert any(s.paused for s in in_order.values())
+
+
+def test_same_event_id_resent_with_other_content_is_kept_deterministically() -> None:
+    first = ev("accepted", 2, "2026-03-02T10:00")
+    other = replace(first, occurred_at=first.occurred_at + timedelta(minutes=5))
+    base = [ev("submitted", 1, "2026-03-02T09:00")]
+    assert fold([*base, first, other]) == fold([*base, other, first])
+    assert len(fold([*base, first, other]).steps) == 2
