@@ -78,3 +78,10 @@ class EventContracts:
 @lru_cache
 def default_contracts() -> EventContracts:
     return EventContracts()
+
+
+@lru_cache
+def case_stages() -> tuple[str, ...]:
+    """The 办件 stages on the wire (the ``stage`` enum of the canonical case event)."""
+    schema = json.loads((EVENTS_DIR / "case-event-received.schema.json").read_text("utf-8"))
+    return tuple(schema["properties"]["stage"]["enum"])

@@ -82,6 +82,7 @@ SUB_CLIS = {
     "clients": "services.identity.cli:clients_app",
     "users": "services.identity.cli:users_app",
     "matters": "services.matters.cli:app",
+    "cases": "services.cases.cli:app",
     "gateway": "gateway.cli:app",
 }
 
