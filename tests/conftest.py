@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from hub.broker import LocalBroker, free_port
+from tests.support.pii_logs import assert_no_pii_in_files, no_pii_in_logs
 from tests.support.postgres import DatabaseFactory, admin_url, check_reachable
+
+__all__ = ["no_pii_in_logs"]  # autouse: every test is also a masking test
 
 os.environ.setdefault("HUB_ENVIRONMENT", "test")
 
@@ -31,9 +34,10 @@ def pg() -> Iterator[DatabaseFactory]:
 
 
 @pytest.fixture(scope="session")
-def log_dir() -> Path:
+def log_dir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="hub-test-logs-"))
-    return path
+    yield path
+    assert_no_pii_in_files(path)
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-SPAN_KINDS = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER",
-              5: "CONSUMER"}
+SPAN_KINDS = {
+    0: "UNSPECIFIED",
+    1: "INTERNAL",
+    2: "SERVER",
+    3: "CLIENT",
+    4: "PRODUCER",
+    5: "CONSUMER",
+}
 
 
 @dataclass(frozen=True)
@@ -79,16 +85,27 @@ class OtlpReceiver:
         spans = []
         for resource_spans in request.resource_spans:
             service = next(
-                (a.value.string_value for a in resource_spans.resource.attributes
-                 if a.key == "service.name"), "")
+                (
+                    a.value.string_value
+                    for a in resource_spans.resource.attributes
+                    if a.key == "service.name"
+                ),
+                "",
+            )
             for scope_spans in resource_spans.scope_spans:
                 for s in scope_spans.spans:
                     attrs = {a.key: _value(a.value) for a in s.attributes}
-                    spans.append(ReceivedSpan(
-                        service=service, name=s.name, kind=SPAN_KINDS.get(s.kind, str(s.kind)),
-                        trace_id=s.trace_id.hex(), span_id=s.span_id.hex(),
-                        parent_span_id=s.parent_span_id.hex(), attributes=attrs,
-                    ))
+                    spans.append(
+                        ReceivedSpan(
+                            service=service,
+                            name=s.name,
+                            kind=SPAN_KINDS.get(s.kind, str(s.kind)),
+                            trace_id=s.trace_id.hex(),
+                            span_id=s.span_id.hex(),
+                            parent_span_id=s.parent_span_id.hex(),
+                            attributes=attrs,
+                        )
+                    )
         with self._lock:
             self.spans.extend(spans)
 
