@@ -87,6 +87,30 @@ def _check_level(level: str) -> None:
         raise Problem(422, "level must be one of L2, L3, L4, L5", code="invalid-level")
 
 
+async def _add_account(
+    session: AsyncSession,
+    core: IdentityCore,
+    id_prefix: str,
+    kind: str,
+    username: str | None,
+    password: str | None,
+    level: str,
+) -> Account:
+    """The login account every subject (自然人, 法人, 工作人员) has; flushed so its id exists."""
+    account = Account(
+        id=new_id(id_prefix),
+        kind=kind,
+        username=username,
+        password_hash=core.hasher.hash(password) if password else None,
+        level=level,
+        failed_logins=0,
+        disabled=False,
+    )
+    session.add(account)
+    await session.flush()
+    return account
+
+
 async def create_natural(
     session: AsyncSession,
     core: IdentityCore,
@@ -117,17 +141,7 @@ async def create_natural(
         raise Problem(409, "this mobile number belongs to another account", code="exists")
     if username and await repo.account_by_username(session, username):
         raise Problem(409, "this account name is taken", code="exists")
-    acc = Account(
-        id=new_id("np"),
-        kind="natural",
-        username=username,
-        password_hash=core.hasher.hash(password) if password else None,
-        level=level,
-        failed_logins=0,
-        disabled=False,
-    )
-    session.add(acc)
-    await session.flush()
+    acc = await _add_account(session, core, "np", "natural", username, password, level)
     session.add(
         NaturalPerson(
             account_id=acc.id,
@@ -167,16 +181,7 @@ async def create_legal(
         admin = await repo.account(session, admin_account_id)
         if admin is None or admin.kind != "natural":
             raise Problem(422, "the administrator must be a registered natural person")
-    acc = Account(
-        id=new_id("lp"),
-        kind="legal",
-        password_hash=core.hasher.hash(password) if password else None,
-        level=level,
-        failed_logins=0,
-        disabled=False,
-    )
-    session.add(acc)
-    await session.flush()
+    acc = await _add_account(session, core, "lp", "legal", None, password, level)
     session.add(
         LegalPerson(
             account_id=acc.id, uscc=code, name=name.strip(), admin_account_id=admin_account_id
@@ -217,17 +222,7 @@ async def create_staff(
         )
     if await repo.account_by_username(session, username):
         raise Problem(409, "this account name is taken", code="exists")
-    acc = Account(
-        id=new_id("st"),
-        kind="staff",
-        username=username,
-        password_hash=core.hasher.hash(password),
-        level=level,
-        failed_logins=0,
-        disabled=False,
-    )
-    session.add(acc)
-    await session.flush()
+    acc = await _add_account(session, core, "st", "staff", username, password, level)
     session.add(
         StaffMember(
             account_id=acc.id,
