@@ -9,6 +9,7 @@ consumers.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from contracts import EventContracts
 from services.runtime.auth import verifier_from_settings
@@ -100,6 +102,7 @@ def create_service_app(
             shutdown_telemetry()
 
     app = FastAPI(
+        generate_unique_id_function=_operation_id,
         title=title,
         description=description,
         version=version,
@@ -123,6 +126,14 @@ def create_service_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _operation_id(route: APIRoute) -> str:
+    # FastAPI's default takes "the first" of a route's methods — a set, so the exported
+    # OpenAPI would change from run to run for routes serving several methods.
+    methods = "_".join(sorted(m.lower() for m in route.methods or ()))
+    path = re.sub(r"\W", "_", route.path_format)
+    return f"{route.name}{path}_{methods}"
 
 
 def health_router(hub: Hub, *, uses_database: bool = True) -> APIRouter:

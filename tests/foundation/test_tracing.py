@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,14 +66,20 @@ def test_one_trace_spans_gateway_service_outbox_kafka_and_consumer(
             p.start()
         trace_id = secrets.token_hex(16)
         parent = secrets.token_hex(8)
-        r = httpx.post(
+        # urllib, not httpx: other tests may have instrumented httpx in this process, and
+        # an instrumented client would replace our traceparent with its own.
+        request = urllib.request.Request(
             f"{gateway.url}/api/notes/v1/notes",
-            json={"text": "traced"},
-            headers={"traceparent": f"00-{trace_id}-{parent}-01"},
-            timeout=30,
+            data=json.dumps({"text": "traced"}).encode(),
+            headers={
+                "content-type": "application/json",
+                "traceparent": f"00-{trace_id}-{parent}-01",
+            },
+            method="POST",
         )
-        assert r.status_code == 201, r.text
-        note_id = r.json()["ids"][0]
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 201
+            note_id = json.loads(response.read())["ids"][0]
         wait_until(
             lambda: any(
                 c["note_id"] == note_id
