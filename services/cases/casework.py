@@ -3,6 +3,20 @@
 
 The consumer runs this inside its inbox transaction, so an event's effect, its inbox
 row and the facts it causes commit together or not at all.
+
+Speed: the consumer applies a partition's whole batch (up to 500 events) in one
+transaction. A case is read (and row-locked) once per transaction; its history stays in
+memory (``session.info``) for the batch's later events, which are folded in
+incrementally (:class:`Replay`) rather than re-read and replayed. Matters are read once
+per transaction too. The advisory lock is taken only on the way to parking. The case
+rows and new history rows join the session only when the transaction commits (a
+``before_commit`` hook), so a batch writes each case once and its history rows in one
+multi-row INSERT, instead of an UPDATE and an INSERT per event. The facts and
+电子监察 of each case the transaction changed are settled once, at that same moment, on
+its state after the whole batch: ``state.changed`` goes from the stage the case had
+before the transaction to the one it commits with (a stage that existed only inside an
+uncommitted batch was never visible to anyone), and a case whose later steps are in the
+batch is not warned about for the time an earlier step seemed to take.
 """
 
 from __future__ import annotations
@@ -10,15 +24,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only
 
-from services.cases.domain.deadlines import Limits, clock
-from services.cases.domain.history import CaseState, fold, local_date
+from services.cases.domain.deadlines import Clock, Limits, clock
+from services.cases.domain.history import CaseState, EventKey, Replay, local_date
 from services.cases.domain.stages import CLOSED_STAGES
 from services.cases.domain.supervision import SupervisionRules, step_due_date, supervise
 from services.cases.events import facts
@@ -42,6 +58,50 @@ from services.runtime.pii import citizen_id_ref, pii_cipher
 log = logging.getLogger("hub.cases")
 
 Publish = Callable[..., Awaitable[str]]
+
+_CASES = "cases.loaded"
+_MATTERS = "cases.matters"
+_NEW_ROWS = "cases.new_rows"
+_HOOKED = "cases.hooked"
+_CASEWORK = "cases.casework"
+_ASYNC_SESSION = "cases.session"
+
+
+def _write_at_commit(session: Session) -> None:
+    """Before the commit's final flush: supervise the cases the transaction changed,
+    then hand their rows and the new history rows to the flush. (Runs inside the async
+    session's greenlet, so it may await.)"""
+    info = session.info
+    if _CASES not in info:
+        return
+    casework: Casework = info[_CASEWORK]
+    await_only(casework._settle(info[_ASYNC_SESSION], info[_CASES]))
+    loaded: dict[str, _Loaded | None] = info[_CASES]
+    session.add_all([item.case for item in loaded.values() if item is not None])
+    session.add_all(info[_NEW_ROWS])
+    _forget(session)
+
+
+def _forget(session: Session) -> None:
+    """The working set lives for one transaction (its row locks end with it)."""
+    for key in (_CASES, _MATTERS, _NEW_ROWS, _CASEWORK, _ASYNC_SESSION):
+        session.info.pop(key, None)
+
+
+@dataclass
+class _Loaded:
+    """A case as the current transaction knows it: its row (locked), its history (rows
+    by event key, and the running :class:`Replay`) and its warnings."""
+
+    case: CaseRow
+    rows: dict[EventKey, CaseEventRow] = field(default_factory=dict)
+    replay: Replay = field(default_factory=Replay)
+    warnings: list[WarningRow] = field(default_factory=list)
+    # The committed stage, and (when an event was applied in this transaction) when and
+    # with which clock: facts and 电子监察 are settled at commit.
+    stage_before: str | None = None
+    changed_at: datetime | None = None
+    clock: Clock | None = None
 
 
 @dataclass
@@ -68,6 +128,31 @@ class Casework:
         self.rules: SupervisionRules = settings.supervision_rules()
         self.cipher: FieldCipher = pii_cipher(settings)
 
+    def _batch(self, session: AsyncSession) -> dict[str, Any]:
+        """This transaction's working set (in ``session.info``), set up on first use."""
+        info = session.info
+        if _CASES not in info:
+            info[_CASES], info[_MATTERS], info[_NEW_ROWS] = {}, {}, []
+            info[_CASEWORK], info[_ASYNC_SESSION] = self, session
+            if not info.get(_HOOKED):
+                info[_HOOKED] = True
+                sync = session.sync_session
+                event.listen(sync, "before_commit", _write_at_commit)
+                event.listen(sync, "after_rollback", _forget)
+        return info
+
+    async def _settle(self, session: AsyncSession, cases: dict[str, _Loaded | None]) -> None:
+        for loaded in cases.values():
+            if loaded is None or loaded.changed_at is None:
+                continue
+            case, now = loaded.case, loaded.changed_at
+            if case.stage != loaded.stage_before:
+                await facts.state_changed(self.publish, session, case, loaded.stage_before, now)
+            await self._once(session, case, "accepted", case.accepted_at is not None, now)
+            await self._once(session, case, "concluded", case.concluded_at is not None, now)
+            await self._supervise(session, loaded, loaded.replay.state, now, loaded.clock)
+            loaded.stage_before, loaded.changed_at, loaded.clock = case.stage, None, None
+
     # -- intake -------------------------------------------------------------------
     async def receive(
         self,
@@ -80,16 +165,17 @@ class Casework:
         """Apply a canonical ``hub.case.event.received`` payload, or park it."""
         now = now or utcnow()
         case_no, code = _check_identity(data)
-        case = await repo.lock_case(session, case_no)
-        matter = await repo.get_matter(session, code)
-        if case is None and (matter is None or matter.status != "published"):
+        loaded = await self._load(session, case_no)
+        matter = await self._matter(session, code)
+        if loaded is None and (matter is None or matter.status != "published"):
             # About to park: take the code's lock and look again (the matter may be
             # committing right now), so parking and unparking cannot miss each other.
             await repo.lock_matter_code(session, code)
             matter = await repo.get_matter(session, code)
             if matter is not None:
                 await session.refresh(matter)
-        if case is None and (matter is None or matter.status != "published"):
+            self._batch(session)[_MATTERS][code] = matter
+        if loaded is None and (matter is None or matter.status != "published"):
             reason = "unknown matter" if matter is None else f"matter {matter.status}"
             session.add(
                 ParkedEvent(
@@ -105,16 +191,48 @@ class Casework:
             )
             log.info("case %s parked: %s %s", case_no, reason, code)
             return Outcome("parked", case_no)
-        if await repo.seen_event(session, case_no, data["source_system"], data["event_id"]):
-            return Outcome("duplicate", case_no, case.stage if case else None)
-        if case is None:
+        key = (data["source_system"], data["event_id"])
+        if loaded is not None and key in loaded.rows:
+            return Outcome("duplicate", case_no, loaded.case.stage)
+        if loaded is None:
             assert matter is not None
-            case = self._new_case(case_no, code, matter, now)
-            session.add(case)
-        session.add(self._history_row(case_no, data, cloud_event_id, now))
-        await session.flush()
-        await self._recompute(session, case, now)
-        return Outcome("applied", case_no, case.stage)
+            loaded = _Loaded(self._new_case(case_no, code, matter, now))
+            self._batch(session)[_CASES][case_no] = loaded
+        row = self._history_row(case_no, data, cloud_event_id, now)
+        self._batch(session)[_NEW_ROWS].append(row)
+        loaded.rows[key] = row
+        state = loaded.replay.add(repo.to_domain(row))
+        await self._recompute(session, loaded, state, now)
+        return Outcome("applied", case_no, loaded.case.stage)
+
+    async def _load(self, session: AsyncSession, case_no: str) -> _Loaded | None:
+        """The case with its history, locked; read once per transaction."""
+        cache: dict[str, _Loaded | None] = self._batch(session)[_CASES]
+        if case_no in cache:
+            return cache[case_no]
+        case = await repo.lock_case(session, case_no)
+        loaded = None
+        if case is not None:  # a case row exists only with its history
+            # Out of the session until commit: its changes are written once per batch.
+            session.expunge(case)
+            rows = await repo.history(session, case_no)
+            loaded = _Loaded(
+                case,
+                {(r.source_system, r.event_id): r for r in rows},
+                Replay(repo.to_domain(r) for r in rows),
+                list(await repo.case_warnings(session, case_no)),
+                stage_before=case.stage,
+            )
+        cache[case_no] = loaded
+        return loaded
+
+    async def _matter(self, session: AsyncSession, code: str) -> MatterReplica | None:
+        """The replica of one 事项, read once per transaction (kept referenced: the
+        session's identity map alone would let it go)."""
+        cache: dict[str, MatterReplica | None] = self._batch(session)[_MATTERS]
+        if code not in cache:
+            cache[code] = await repo.get_matter(session, code)
+        return cache[code]
 
     def _new_case(self, case_no: str, code: str, matter: MatterReplica, now: datetime) -> CaseRow:
         return CaseRow(
@@ -149,7 +267,9 @@ class Casework:
             event_id=data["event_id"],
             cloud_event_id=cloud_event_id,
             stage=data["stage"],
-            occurred_at=datetime.fromisoformat(data["occurred_at"]),
+            # In UTC as the column gives it back, so the state is the same before and
+            # after a round trip through the database.
+            occurred_at=datetime.fromisoformat(data["occurred_at"]).astimezone(UTC),
             seq=data.get("seq"),
             channel=data.get("channel"),
             case_type=data.get("case_type"),
@@ -183,11 +303,10 @@ class Casework:
         return row
 
     # -- derived state --------------------------------------------------------------
-    async def _recompute(self, session: AsyncSession, case: CaseRow, now: datetime) -> None:
-        rows = await repo.history(session, case.case_no)
-        by_key = {(r.source_system, r.event_id): r for r in rows}
-        before_stage = case.stage
-        state = fold(repo.to_domain(r) for r in rows)
+    async def _recompute(
+        self, session: AsyncSession, loaded: _Loaded, state: CaseState, now: datetime
+    ) -> None:
+        case, by_key = loaded.case, loaded.rows
         for step in state.steps:
             row = by_key[step.key]
             if row.applied != step.applied or row.anomaly != step.anomaly:
@@ -201,12 +320,7 @@ class Casework:
         case.paused, case.paused_working_days = c.paused, c.paused_working_days
         case.step_due_date = step_due_date(state, self.calendar, self.rules)
         case.updated_at = now
-        await session.flush()
-        if case.stage != before_stage:
-            await facts.state_changed(self.publish, session, case, before_stage, now)
-        await self._once(session, case, "accepted", case.accepted_at is not None, now)
-        await self._once(session, case, "concluded", case.concluded_at is not None, now)
-        await self._supervise(session, case, state, now)
+        loaded.changed_at, loaded.clock = now, c  # facts and 电子监察 at commit (_settle)
 
     def _copy_state(
         self, case: CaseRow, state: CaseState, by_key: dict[tuple[str, str], CaseEventRow]
@@ -260,12 +374,20 @@ class Casework:
 
     # -- 电子监察 ----------------------------------------------------------------------
     async def _supervise(
-        self, session: AsyncSession, case: CaseRow, state: CaseState, now: datetime
+        self,
+        session: AsyncSession,
+        loaded: _Loaded,
+        state: CaseState,
+        now: datetime,
+        computed: Clock | None = None,
     ) -> int:
+        case = loaded.case
         today = local_date(now)
         limits = Limits(case.promised_limit_days, case.statutory_limit_days)
-        found = supervise(state, limits, self.calendar, today, self.rules)
-        known = await repo.warning_scopes(session, case.case_no)
+        known = {(w.kind, w.scope) for w in loaded.warnings}
+        found = supervise(
+            state, limits, self.calendar, today, self.rules, known=known, computed=computed
+        )
         raised = 0
         for fact in found:
             if (fact.kind, fact.scope) in known:
@@ -280,12 +402,15 @@ class Casework:
                 raised_at=now,
             )
             session.add(warning)
-            await session.flush()
+            await session.flush()  # the warning's id is in the fact
+            loaded.warnings.append(warning)
+            known.add((fact.kind, fact.scope))
             await facts.warning(self.publish, session, case, warning)
             raised += 1
         if state.stage in CLOSED_STAGES:
-            for warning in await repo.open_warnings(session, case.case_no):
-                warning.closed_at = now
+            for warning in loaded.warnings:
+                if warning.closed_at is None:
+                    warning.closed_at = now
         case.supervision_due = self._next_check(case, state, today)
         return raised
 
@@ -308,12 +433,10 @@ class Casework:
         raised = 0
         due = await repo.due_for_supervision(session, today, batch)
         for case_no in due:
-            case = await repo.lock_case(session, case_no)
-            if case is None:
+            loaded = await self._load(session, case_no)
+            if loaded is None:
                 continue
-            rows = await repo.history(session, case_no)
-            state = fold(repo.to_domain(r) for r in rows)
-            raised += await self._supervise(session, case, state, now)
+            raised += await self._supervise(session, loaded, loaded.replay.state, now)
         return len(due), raised
 
     # -- matters replica and parked events --------------------------------------------
@@ -334,6 +457,7 @@ class Casework:
         if replica is None:
             replica = MatterReplica(implementation_code=code)
             session.add(replica)
+        self._batch(session)[_MATTERS][code] = replica
         department = data.get("department") or {}
         result = data.get("result") or {}
         replica.version = data["version"]

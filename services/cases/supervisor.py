@@ -1,10 +1,10 @@
-"""The periodic 电子监察 pass: a background task that raises due warnings and sweeps
-parked events whose matter has arrived. Tests call :func:`supervise_once` directly with
-an injected ``now``."""
+"""The periodic 电子监察 pass: raises due warnings and sweeps parked events whose matter
+has arrived. It runs as the hub's background task ``cases-supervision`` (started and
+stopped with the app, failures logged and retried with backoff). Tests call
+:func:`supervise_once` directly with an injected ``now``."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 
@@ -30,31 +30,11 @@ async def supervise_once(db: Database, casework: Casework, now: datetime | None 
 
 
 def start(hub: Hub, casework: Casework, interval: float) -> None:
-    """Register the background scan on the hub's startup/shutdown hooks."""
+    """Register the scan as periodic background work of the hub."""
 
-    async def loop() -> None:
-        while True:
-            try:
-                raised = await supervise_once(hub.db, casework)
-                if raised:
-                    log.info("supervision raised %d warnings", raised)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("supervision pass failed; retrying next interval")
-            await asyncio.sleep(interval)
+    async def step() -> None:
+        raised = await supervise_once(hub.db, casework)
+        if raised:
+            log.info("supervision raised %d warnings", raised)
 
-    async def on_startup(_hub: Hub) -> None:
-        _hub.extras["cases_supervisor"] = asyncio.create_task(loop(), name="cases-supervision")
-
-    async def on_shutdown(_hub: Hub) -> None:
-        task = _hub.extras.pop("cases_supervisor", None)
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-
-    hub.on_startup.append(on_startup)
-    hub.on_shutdown.append(on_shutdown)
+    hub.background.every("cases-supervision", step, interval)

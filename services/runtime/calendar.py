@@ -72,8 +72,18 @@ def _as_date(raw: object) -> date:
 class WorkingCalendar:
     def __init__(self, overrides: CalendarOverrides | None = None) -> None:
         self.overrides = overrides or CalendarOverrides()
+        # Deadline arithmetic walks the calendar day by day, and a chinese_calendar lookup
+        # costs ~20 µs (it re-validates its date range on every call). A day's answer never
+        # changes for one calendar, so it is remembered; a refusal is not (it raises anew).
+        self._known: dict[date, bool] = {}
 
     def is_working_day(self, day: date) -> bool:
+        known = self._known.get(day)
+        if known is None:
+            known = self._known[day] = self._look_up(day)
+        return known
+
+    def _look_up(self, day: date) -> bool:
         if day in self.overrides.days:
             return self.overrides.days[day]
         try:

@@ -1,15 +1,13 @@
-"""Cases consumer throughput (Kafka → inbox → PostgreSQL) beside raw aiokafka on the same
-broker, and the time to backfill historical 办件 events (measured, then extrapolated)."""
+"""Cases consumer alone, in one process (Kafka → inbox → PostgreSQL) beside raw aiokafka on
+the same broker, and an in-process backfill with one transaction per event."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-import re
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -33,7 +31,6 @@ from tests.perf.conftest import record
 from tests.support.apps import serve
 from tests.support.postgres import DatabaseFactory
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 N_KAFKA = 3_000
 N_BACKFILL = 5_000
 
@@ -119,31 +116,7 @@ async def test_cases_consumer_and_backfill(pg: DatabaseFactory, broker: LocalBro
         "backfill_events_per_s": round(backfill_rate),
         "backfill_1m_hours_extrapolated": round(1_000_000 / backfill_rate / 3600, 2),
     }
+    # The "Cases" section of docs/benchmarks.md is written by bench_case_flow.py, which
+    # shows the consumer figure recorded here (var/bench/cases.json) beside the old one.
     record("cases", figures)
-    write_section(figures)
     assert consumer_rate > 0 and backfill_rate > 0
-
-
-def write_section(f: dict) -> None:
-    section = (
-        "## Cases\n\n"
-        "Measured by `tests/perf/bench_cases.py` (PostgreSQL, Tansu broker, one process):\n\n"
-        "| figure | value |\n|---|---|\n"
-        f"| raw aiokafka produce + consume, same broker | {f['raw_aiokafka_roundtrip_per_s']} "
-        "events/s |\n"
-        f"| cases consumer, Kafka → inbox → state machine → PostgreSQL ({N_KAFKA} events) | "
-        f"{f['cases_consumer_events_per_s']} events/s |\n"
-        f"| backfill, events applied one transaction each ({N_BACKFILL} measured) | "
-        f"{f['backfill_events_per_s']} events/s |\n"
-        f"| backfill of 1,000,000 events | ≈ {f['backfill_1m_hours_extrapolated']} h "
-        f"(extrapolated linearly from the {N_BACKFILL} measured, not measured) |\n\n"
-        "Each applied event re-reads the case's history and replays it (order-independent "
-        "state), writes the history row, the case row, the inbox row and 1–3 outbox facts in "
-        "one transaction; that, not the broker, is the cost.\n"
-    )
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    if "## Cases\n" in text:
-        text = re.sub(r"## Cases\n.*?(?=\n## |\Z)", section.rstrip("\n") + "\n", text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text, encoding="utf-8")

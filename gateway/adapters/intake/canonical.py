@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from contracts import case_stages
 from services.runtime.identifiers import (
     InvalidIdentifier,
     parse_case_no,
@@ -27,19 +28,8 @@ from services.runtime.identifiers import (
 
 CHANNELS = ("rest", "soap", "exchange-table", "file")
 
-STAGES = (
-    "submitted",
-    "accepted",
-    "not_accepted",
-    "correction_requested",
-    "correction_received",
-    "suspended",
-    "resumed",
-    "decided",
-    "concluded",
-    "delivered",
-    "withdrawn",
-)
+# The wire names, from the canonical event's JSON Schema (one source for every party).
+STAGES = case_stages()
 # Legacy systems often send the Chinese stage name (申请/收件, 受理 …).
 STAGE_ALIASES = {
     "申请": "submitted",

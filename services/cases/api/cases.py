@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 
+from contracts import case_stages
 from services.cases import progress
 from services.cases.api.deps import CaseworkDep
 from services.runtime.auth import CurrentPrincipal
@@ -13,19 +14,8 @@ from services.runtime.deps import ReadSession
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 
-StageName = Literal[
-    "submitted",
-    "accepted",
-    "not_accepted",
-    "correction_requested",
-    "correction_received",
-    "suspended",
-    "resumed",
-    "decided",
-    "concluded",
-    "delivered",
-    "withdrawn",
-]
+# The wire names of the canonical event's schema (tests check the domain's Stage agrees).
+StageName = Literal[case_stages()]  # type: ignore[valid-type]
 
 
 @router.get("/cases/{case_no}", summary="One case with its stages and due dates")

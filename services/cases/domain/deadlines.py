@@ -58,6 +58,8 @@ def used_working_days(
 ) -> int:
     """Working days counted against the limit in (accepted_on, today]."""
     ranges = _paused_ranges(pauses)
+    if not ranges:
+        return max(0, calendar.working_days_between(accepted_on, today))
     used, day = 0, accepted_on
     while day < today:
         day += timedelta(days=1)

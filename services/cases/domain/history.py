@@ -157,6 +157,58 @@ def fold(events: Iterable[CaseEvent]) -> CaseState:
     return state.freeze()
 
 
+class Replay:
+    """A case's history held in memory, for adding events one at a time.
+
+    Equal to :func:`fold` over every event added, at lower cost: an event that takes the
+    last place in source order (the usual case: systems report in order) is applied to
+    the running state; only a late event, a resent id or a change of ordering rule (the
+    first event without ``seq``) replays the whole history.
+    """
+
+    def __init__(self, events: Iterable[CaseEvent] = ()) -> None:
+        self._events: list[CaseEvent] = list(events)
+        self._keys: set[EventKey] = {e.key for e in self._events}
+        self._replay()
+
+    def __contains__(self, key: EventKey) -> bool:
+        return key in self._keys
+
+    def add(self, event: CaseEvent) -> CaseState:
+        in_order = event.key not in self._keys and self._after_last(event)
+        self._events.append(event)
+        self._keys.add(event.key)
+        if in_order:
+            self._last = event
+            self._all_seq = self._all_seq and event.seq is not None
+            self._builder.apply(event)
+            self.state = self._builder.freeze()
+        else:
+            self._replay()
+        return self.state
+
+    def _after_last(self, event: CaseEvent) -> bool:
+        last = self._last
+        if last is None:
+            return True
+        if self._all_seq:
+            if event.seq is None:
+                return False  # the ordering rule changes from seq to time: replay
+            assert last.seq is not None
+            if event.seq != last.seq:
+                return event.seq > last.seq
+        return _tiebreak(event) > _tiebreak(last)
+
+    def _replay(self) -> None:
+        ordered = canonical_order(self._events)
+        self._builder = _Builder()
+        for e in ordered:
+            self._builder.apply(e)
+        self._last: CaseEvent | None = ordered[-1] if ordered else None
+        self._all_seq = all(e.seq is not None for e in ordered)
+        self.state: CaseState = self._builder.freeze()
+
+
 class _Builder:
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}

@@ -78,7 +78,8 @@ def to_domain(row: CaseEventRow) -> CaseEvent:
         decision=row.decision,
         certificate_type=row.certificate_type,
         reason=row.reason,
-        applicant=row.id if row.applicant_type else None,
+        # Only whether the event names the applicant matters to the rules.
+        applicant=True if row.applicant_type else None,
     )
 
 
