@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -30,10 +29,9 @@ from services.runtime.db import Database
 from tests.e2e.test_case_flow import ORG, start_hub
 from tests.peers.county_system import CST, County, CountySystem, RestPusher
 from tests.perf.bench_backbone import raw_roundtrip
-from tests.perf.conftest import record
+from tests.perf.conftest import record, write_doc_section
 from tests.support.postgres import DatabaseFactory
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 N_SUSTAINED = 20_000
 N_BACKFILL = 100_000
 BATCH = 1_000  # events per REST call (the intake maximum)
@@ -174,12 +172,7 @@ def write_section(f: dict[str, Any]) -> None:
         "电子监察 once per case per batch, memoizes the working-day calendar, and takes the "
         "advisory lock only on the way to parking.\n"
     )
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    if "## Cases\n" in text:
-        text = re.sub(r"## Cases\n.*?(?=\n## |\Z)", section.rstrip("\n") + "\n", text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text, encoding="utf-8")
+    write_doc_section("Cases", section)
 
 
 def _in_process_figures() -> dict[str, Any]:

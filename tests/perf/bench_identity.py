@@ -5,9 +5,7 @@ of an argon2 password check with the production parameters."""
 from __future__ import annotations
 
 import asyncio
-import re
 import time
-from pathlib import Path
 
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -16,9 +14,8 @@ from services.identity.secrets import password_hasher, verify_password
 from services.identity.settings import IdentitySettings
 from services.runtime.auth import TokenVerifier
 from tests.identity.support import ISSUER, identity_env
-from tests.perf.conftest import record
+from tests.perf.conftest import record, write_doc_section
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 N_TOKENS = 400
 N_VERIFY = 3_000
 N_ARGON = 20
@@ -104,11 +101,4 @@ def _write_doc(f: dict[str, object]) -> None:
         "tens of ms; the check runs off the event loop. Client secrets and refresh tokens "
         "are 256-bit random values and are stored as SHA-256 digests instead.\n"
     )
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    if "## Identity\n" in text:
-        text = re.sub(
-            r"## Identity\n.*?(?=\n## |\Z)", section.rstrip("\n") + "\n", text, flags=re.S
-        )
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text, encoding="utf-8")
+    write_doc_section("Identity", section)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import statistics
 import tempfile
 import time
@@ -30,10 +29,9 @@ from services.matters.settings import MattersSettings
 from services.runtime.app import Hub
 from services.runtime.db import Database
 from services.runtime.messaging import Messaging
-from tests.perf.conftest import record
+from tests.perf.conftest import record, write_doc_section
 from tests.support.apps import migrate
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 # BENCH_MATTERS_SIZES=10000 runs one size only (while tuning).
 SIZES = tuple(int(x) for x in os.environ.get("BENCH_MATTERS_SIZES", "10000,200000").split(","))
 RUNS = 60
@@ -203,13 +201,7 @@ def _write_docs(figures: dict[str, Any]) -> None:
         "",
     ]
     section = "\n".join(lines)
-    existing = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Matters\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(existing):
-        updated = pattern.sub(section + "\n", existing)
-    else:
-        updated = existing.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(updated, encoding="utf-8")
+    write_doc_section("Matters", section)
 
 
 def test_search_latency_and_import_rate(pg: Any) -> None:
