@@ -85,6 +85,10 @@ async def test_events_reach_the_broker(
             headers=staff.approver(),
         )
         assert r.status_code == 200
+        # The session broker is shared with other tests that publish the same demo
+        # code: follow exactly this database's events, by id, in outbox order.
+        ids = await _outbox_event_ids(url, DEMO_FOOD_CODE)
+        assert len(ids) == 2
         consumer = AIOKafkaConsumer(
             "hub.matters",
             bootstrap_servers=broker.bootstrap,
@@ -98,13 +102,25 @@ async def test_events_reach_the_broker(
             for _ in range(120):
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():
-                    found.extend(r for r in records if r.key == DEMO_FOOD_CODE.encode())
+                    found.extend(r for r in records if dict(r.headers)["ce_id"].decode() in ids)
                 if len(found) >= 2:
                     break
         finally:
             await consumer.stop()
+    assert [dict(r.headers)["ce_id"].decode() for r in found] == ids
     types = [dict(r.headers)["ce_type"].decode() for r in found]
     assert types == ["hub.matter.published", "hub.matter.withdrawn"]
     payload = json.loads(found[0].value)
     assert payload["implementation_code"] == DEMO_FOOD_CODE
     assert payload["promised_limit_days"] == 10
+
+
+async def _outbox_event_ids(url: str, key: str) -> list[str]:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        rows = await conn.fetch("SELECT event_id FROM outbox WHERE key = $1 ORDER BY id", key)
+    finally:
+        await conn.close()
+    return [r["event_id"] for r in rows]
