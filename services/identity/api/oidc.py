@@ -278,7 +278,8 @@ async def introspect(request: Request, core: CoreDep) -> Response:
     return to_response(*result)
 
 
-@router.api_route("/userinfo", methods=["GET", "POST"], summary="OIDC userinfo")
+@router.get("/userinfo", summary="OIDC userinfo")
+@router.post("/userinfo", summary="OIDC userinfo (form or bearer)")
 async def userinfo(request: Request, core: CoreDep) -> JSONResponse:
     from services.identity.tokens import active_token_user
 
@@ -309,7 +310,8 @@ async def userinfo(request: Request, core: CoreDep) -> JSONResponse:
     return JSONResponse(userinfo_claims(user, scope), headers=NO_STORE)
 
 
-@router.api_route("/logout", methods=["GET", "POST"], summary="RP-initiated logout")
+@router.get("/logout", summary="RP-initiated logout")
+@router.post("/logout", summary="RP-initiated logout (form post)")
 async def logout(request: Request, core: CoreDep) -> Response:
     form = await _form(request) if request.method == "POST" else []
     req = _oauth_request(core, request, "/logout", form)
