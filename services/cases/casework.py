@@ -11,8 +11,9 @@ incrementally (:class:`Replay`) rather than re-read and replayed. Matters are re
 per transaction too. The advisory lock is taken only on the way to parking. The case
 rows and new history rows join the session only when the transaction commits (a
 ``before_commit`` hook), so a batch writes each case once and its history rows in one
-multi-row INSERT, instead of an UPDATE and an INSERT per event. The facts and
-电子监察 of each case the transaction changed are settled once, at that same moment, on
+multi-row INSERT, instead of an UPDATE and an INSERT per event. The deadlines (a pure
+function of the state), facts and 电子监察 of each case the transaction changed are
+settled once, at that same moment (new warnings in one flush), on
 its state after the whole batch: ``state.changed`` goes from the stage the case had
 before the transaction to the one it commits with (a stage that existed only inside an
 uncommitted batch was never visible to anyone), and a case whose later steps are in the
@@ -26,6 +27,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import delete, event
@@ -58,6 +60,8 @@ from services.runtime.pii import citizen_id_ref, pii_cipher
 log = logging.getLogger("hub.cases")
 
 Publish = Callable[..., Awaitable[str]]
+# A fact to publish once the warnings it may name have their ids (see _tell).
+_Fact = Callable[[], Awaitable[None]]
 
 _CASES = "cases.loaded"
 _MATTERS = "cases.matters"
@@ -97,11 +101,10 @@ class _Loaded:
     rows: dict[EventKey, CaseEventRow] = field(default_factory=dict)
     replay: Replay = field(default_factory=Replay)
     warnings: list[WarningRow] = field(default_factory=list)
-    # The committed stage, and (when an event was applied in this transaction) when and
-    # with which clock: facts and 电子监察 are settled at commit.
+    # The committed stage, and (when an event was applied in this transaction) when:
+    # deadlines, facts and 电子监察 are settled at commit.
     stage_before: str | None = None
     changed_at: datetime | None = None
-    clock: Clock | None = None
 
 
 @dataclass
@@ -142,16 +145,23 @@ class Casework:
         return info
 
     async def _settle(self, session: AsyncSession, cases: dict[str, _Loaded | None]) -> None:
+        later: list[_Fact] = []
         for loaded in cases.values():
             if loaded is None or loaded.changed_at is None:
                 continue
             case, now = loaded.case, loaded.changed_at
+            computed = self._deadlines(case, loaded.replay.state)
             if case.stage != loaded.stage_before:
-                await facts.state_changed(self.publish, session, case, loaded.stage_before, now)
-            await self._once(session, case, "accepted", case.accepted_at is not None, now)
-            await self._once(session, case, "concluded", case.concluded_at is not None, now)
-            await self._supervise(session, loaded, loaded.replay.state, now, loaded.clock)
-            loaded.stage_before, loaded.changed_at, loaded.clock = case.stage, None, None
+                later.append(
+                    partial(
+                        facts.state_changed, self.publish, session, case, loaded.stage_before, now
+                    )
+                )
+            self._once(later, session, case, "accepted", case.accepted_at is not None, now)
+            self._once(later, session, case, "concluded", case.concluded_at is not None, now)
+            self._supervise(later, session, loaded, loaded.replay.state, now, computed)
+            loaded.stage_before, loaded.changed_at = case.stage, None
+        await _tell(session, later)
 
     # -- intake -------------------------------------------------------------------
     async def receive(
@@ -312,6 +322,13 @@ class Casework:
             if row.applied != step.applied or row.anomaly != step.anomaly:
                 row.applied, row.anomaly = step.applied, step.anomaly
         self._copy_state(case, state, by_key)
+        case.updated_at = now
+        # Deadlines, facts and 电子监察 at commit (_settle), on the batch's last state.
+        loaded.changed_at = now
+
+    def _deadlines(self, case: CaseRow, state: CaseState) -> Clock:
+        """The case's clock (期限) from its state: a pure function of the state, so it is
+        computed once per case per transaction, not once per event."""
         limits = Limits(case.promised_limit_days, case.statutory_limit_days)
         c = clock(state, limits, self.calendar, yellow_ratio=self.rules.yellow_ratio)
         case.limit_days = c.limit_days
@@ -319,8 +336,7 @@ class Casework:
         case.yellow_on, case.red_on = c.yellow_on, c.red_on
         case.paused, case.paused_working_days = c.paused, c.paused_working_days
         case.step_due_date = step_due_date(state, self.calendar, self.rules)
-        case.updated_at = now
-        loaded.changed_at, loaded.clock = now, c  # facts and 电子监察 at commit (_settle)
+        return c
 
     def _copy_state(
         self, case: CaseRow, state: CaseState, by_key: dict[tuple[str, str], CaseEventRow]
@@ -355,16 +371,23 @@ class Casework:
             case.applicant_name_enc = src.applicant_name_enc
             case.applicant_name_masked = src.applicant_name_masked
 
-    async def _once(
-        self, session: AsyncSession, case: CaseRow, fact: str, due: bool, now: datetime
+    def _once(
+        self,
+        later: list[_Fact],
+        session: AsyncSession,
+        case: CaseRow,
+        fact: str,
+        due: bool,
+        now: datetime,
     ) -> None:
         if not due or fact in (case.published or []):
             return
         case.published = [*(case.published or []), fact]
         if fact == "accepted":
-            await facts.accepted(self.publish, session, case, now)
+            later.append(partial(facts.accepted, self.publish, session, case, now))
         else:
-            await facts.concluded(self.publish, session, case, self._certificate_data(case), now)
+            data = self._certificate_data(case)
+            later.append(partial(facts.concluded, self.publish, session, case, data, now))
 
     def _certificate_data(self, case: CaseRow) -> dict[str, Any] | None:
         if not case.certificate_data_enc:
@@ -373,14 +396,17 @@ class Casework:
         return json.loads(plain)  # type: ignore[no-any-return]
 
     # -- 电子监察 ----------------------------------------------------------------------
-    async def _supervise(
+    def _supervise(
         self,
+        later: list[_Fact],
         session: AsyncSession,
         loaded: _Loaded,
         state: CaseState,
         now: datetime,
         computed: Clock | None = None,
     ) -> int:
+        """Raise the warnings now due (added to the session; their facts go to ``later``,
+        told by :func:`_tell` after one flush gives every new warning its id)."""
         case = loaded.case
         today = local_date(now)
         limits = Limits(case.promised_limit_days, case.statutory_limit_days)
@@ -402,10 +428,9 @@ class Casework:
                 raised_at=now,
             )
             session.add(warning)
-            await session.flush()  # the warning's id is in the fact
             loaded.warnings.append(warning)
             known.add((fact.kind, fact.scope))
-            await facts.warning(self.publish, session, case, warning)
+            later.append(partial(facts.warning, self.publish, session, case, warning))
             raised += 1
         if state.stage in CLOSED_STAGES:
             for warning in loaded.warnings:
@@ -432,11 +457,13 @@ class Casework:
         today = local_date(now)
         raised = 0
         due = await repo.due_for_supervision(session, today, batch)
+        later: list[_Fact] = []
         for case_no in due:
             loaded = await self._load(session, case_no)
             if loaded is None:
                 continue
-            raised += await self._supervise(session, loaded, loaded.replay.state, now)
+            raised += self._supervise(later, session, loaded, loaded.replay.state, now)
+        await _tell(session, later)
         return len(due), raised
 
     # -- matters replica and parked events --------------------------------------------
@@ -499,6 +526,18 @@ class Casework:
         for code in await repo.parked_with_published_matter(session, 100):
             count += await self.unpark(session, code, now)
         return count
+
+
+async def _tell(session: AsyncSession, later: list[_Fact]) -> None:
+    """Publish the facts gathered while settling, in the order they arose. One flush
+    first gives every new warning its id (a warning fact carries it): one multi-row
+    INSERT for the whole batch instead of a flush per warning."""
+    if not later:
+        return
+    if session.new:
+        await session.flush()
+    for fact in later:
+        await fact()
 
 
 def _check_identity(data: dict[str, Any]) -> tuple[str, str]:

@@ -329,3 +329,34 @@ async def test_shuffled_and_duplicated_delivery_gives_identical_rows(pg: Databas
     assert snapshots["shuffled"] == snapshots["in_order"]
     assert snapshots["duplicated"] == snapshots["in_order"]
     assert len(snapshots["in_order"][0]) == 60
+
+
+async def test_warnings_raised_together_in_one_batch_carry_their_own_ids(
+    cases: CasesHarness,
+) -> None:
+    """A batch's new warnings are written by one flush before their facts are told: each
+    fact must still name its own warning row, after that case's state change."""
+    await cases.matter(matter_data(CODE))
+    numbers = [case_no(CODE, DAY, 20 + i) for i in range(3)]
+    async with cases.hub.db.transaction() as session:
+        for i, number in enumerate(numbers):
+            for seq, stage in enumerate(["submitted", "not_accepted"], start=1):
+                data = event_data(number, stage, at("2026-03-02T09:00"), seq=seq)
+                await cases.casework.receive(
+                    session, data, cloud_event_id=f"ce-{i}-{seq}", now=at("2026-03-02T10:00")
+                )
+    async with cases.hub.db.sessionmaker() as s:
+        rows = (await s.execute(select(WarningRow).order_by(WarningRow.id))).scalars().all()
+    assert [(w.case_no, w.kind) for w in rows] == [(n, "refusal_without_reason") for n in numbers]
+    told = [
+        (f["type"], f["case_no"], f.get("warning_id"))
+        for f in await cases.facts()
+        if f["type"] in ("hub.case.state.changed", "hub.case.warning")
+    ]
+    expected = []
+    for number, row in zip(numbers, rows, strict=True):
+        expected += [
+            ("hub.case.state.changed", number, None),
+            ("hub.case.warning", number, row.id),
+        ]
+    assert told == expected
