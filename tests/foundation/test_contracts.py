@@ -54,3 +54,25 @@ def test_asyncapi_document_is_current() -> None:
 
 def test_exported_openapi_documents_are_current() -> None:
     assert stale() == [], "run `make openapi` and commit contracts/openapi/"
+
+
+def test_fast_path_and_authoritative_validator_agree_on_verdicts() -> None:
+    contract = default_contracts().get("hub.case.event.received")
+    good = {
+        "event_id": "e-1",
+        "source_system": "county",
+        "channel": "rest",
+        "case_no": "11440200MB2C12345W0001170080000202609280001",
+        "implementation_code": "11440200MB2C12345W0001170080000",
+        "stage": "accepted",
+        "occurred_at": "2026-09-28T09:00:00+08:00",
+    }
+    assert contract.errors(good) == []
+    for bad in (
+        {**good, "stage": "lost"},
+        {**good, "case_no": "short"},
+        {k: v for k, v in good.items() if k != "event_id"},
+        {**good, "seq": -1},
+    ):
+        assert contract.errors(bad), bad
+        assert not contract.fast.is_valid(bad)
