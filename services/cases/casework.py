@@ -55,6 +55,7 @@ from services.runtime.db import utcnow
 from services.runtime.identifiers import InvalidIdentifier, parse_case_no
 from services.runtime.masking import mask_name
 from services.runtime.messaging import PermanentEventError
+from services.runtime.messaging.outbox import outbox_batch
 from services.runtime.pii import citizen_id_ref, pii_cipher
 
 log = logging.getLogger("hub.cases")
@@ -536,8 +537,9 @@ async def _tell(session: AsyncSession, later: list[_Fact]) -> None:
         return
     if session.new:
         await session.flush()
-    for fact in later:
-        await fact()
+    async with outbox_batch(session):  # one multi-row outbox INSERT for all of them
+        for fact in later:
+            await fact()
 
 
 def _check_identity(data: dict[str, Any]) -> tuple[str, str]:

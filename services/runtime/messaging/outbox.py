@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +34,7 @@ _failures = metrics.get_meter("hub.outbox").create_counter(
 )
 
 OUTBOX_DIRTY = "hub_outbox_dirty"
+OUTBOX_BUFFER = "hub_outbox_buffer"
 
 
 class EventContractViolation(ValueError):
@@ -58,24 +61,46 @@ async def add_to_outbox(
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     event_id = event_id or str(uuid.uuid4())
-    await session.execute(
-        insert(outbox).values(
-            event_id=event_id,
-            topic=contract.topic,
-            key=key,
-            event_type=event_type,
-            source=source,
-            subject=subject or key,
-            dataschema=contract.schema_id,
-            occurred_at=occurred_at or utcnow(),
-            payload=data,
-            trace_headers=carrier,
-            created_at=utcnow(),
-            attempts=0,
-        )
-    )
+    row = {
+        "event_id": event_id,
+        "topic": contract.topic,
+        "key": key,
+        "event_type": event_type,
+        "source": source,
+        "subject": subject or key,
+        "dataschema": contract.schema_id,
+        "occurred_at": occurred_at or utcnow(),
+        "payload": data,
+        "trace_headers": carrier,
+        "created_at": utcnow(),
+        "attempts": 0,
+    }
+    buffer = session.info.get(OUTBOX_BUFFER)
+    if buffer is not None:
+        buffer.append(row)  # written by outbox_batch() in one multi-row INSERT
+    else:
+        await session.execute(insert(outbox).values(**row))
     session.info[OUTBOX_DIRTY] = True
     return event_id
+
+
+@asynccontextmanager
+async def outbox_batch(session: AsyncSession) -> AsyncIterator[None]:
+    """Events added inside the block are written by one multi-row INSERT when it ends
+    (still in the caller's transaction, in the order they were added). For code that
+    tells many facts at once; if the block raises, nothing is written."""
+    if session.info.get(OUTBOX_BUFFER) is not None:
+        yield  # already inside a batch: the outer one writes
+        return
+    rows: list[dict[str, Any]] = []
+    session.info[OUTBOX_BUFFER] = rows
+    try:
+        yield
+    finally:
+        session.info.pop(OUTBOX_BUFFER, None)
+    if rows:
+        await session.execute(insert(outbox), rows)
+        session.info[OUTBOX_DIRTY] = True
 
 
 async def pending_count(session: AsyncSession) -> int:
