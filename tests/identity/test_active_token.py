@@ -33,7 +33,6 @@ from tests.identity.support import (
     user_tokens,
 )
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
 AGENT_ID = "440106199001011235"
 CACHE = 0.2
 
