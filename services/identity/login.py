@@ -64,18 +64,7 @@ async def _fail(
     acc.last_failure_at = now
     if outcome.locked_until is not None:
         acc.locked_until = outcome.locked_until
-    await audit.login_attempt(
-        session,
-        core,
-        outcome="failed",
-        username_masked=accounts.masked_username(attempt.username),
-        method=method,
-        account_id=acc.id,
-        subject_type=acc.kind,
-        reason=reason,
-        client_id=attempt.client_id,
-        ip=attempt.ip,
-    )
+    await _audit(session, core, attempt, outcome="failed", method=method, acc=acc, reason=reason)
     if outcome.locked_until is not None:
         await audit.account_locked(
             session,
@@ -87,6 +76,33 @@ async def _fail(
         log.warning("account %s locked until %s", acc.id, outcome.locked_until.isoformat())
         return _locked_result(outcome.locked_until, now)
     return LoginResult(False, 401, "用户名或密码错误 (wrong login name or password)")
+
+
+async def _audit(
+    session: AsyncSession,
+    core: IdentityCore,
+    attempt: Attempt,
+    *,
+    outcome: str,
+    method: str,
+    acc: Account | None = None,
+    reason: str | None = None,
+    acr: str | None = None,
+) -> None:
+    """One login attempt on ``hub.identity``, with what the attempt and account say."""
+    await audit.login_attempt(
+        session,
+        core,
+        outcome=outcome,
+        username_masked=accounts.masked_username(attempt.username),
+        method=method,
+        account_id=acc.id if acc is not None else None,
+        subject_type=acc.kind if acc is not None else None,
+        reason=reason,
+        client_id=attempt.client_id,
+        ip=attempt.ip,
+        acr=acr,
+    )
 
 
 def _locked_result(until: datetime, now: datetime) -> LoginResult:
@@ -102,18 +118,7 @@ async def _locked(
     now = utcnow()
     if not lockout.is_locked(acc.locked_until, now):
         return None
-    await audit.login_attempt(
-        session,
-        core,
-        outcome="failed",
-        username_masked=accounts.masked_username(attempt.username),
-        method=method,
-        account_id=acc.id,
-        subject_type=acc.kind,
-        reason="locked",
-        client_id=attempt.client_id,
-        ip=attempt.ip,
-    )
+    await _audit(session, core, attempt, outcome="failed", method=method, acc=acc, reason="locked")
     assert acc.locked_until is not None
     return _locked_result(acc.locked_until, now)
 
@@ -121,16 +126,7 @@ async def _locked(
 async def _unknown(
     session: AsyncSession, core: IdentityCore, attempt: Attempt, method: str
 ) -> LoginResult:
-    await audit.login_attempt(
-        session,
-        core,
-        outcome="failed",
-        username_masked=accounts.masked_username(attempt.username),
-        method=method,
-        reason="unknown-account",
-        client_id=attempt.client_id,
-        ip=attempt.ip,
-    )
+    await _audit(session, core, attempt, outcome="failed", method=method, reason="unknown-account")
     return LoginResult(False, 401, "用户名或密码错误 (wrong login name or password)")
 
 
@@ -142,18 +138,8 @@ async def _succeed(
     acc.locked_until = None
     cookie, row = new_browser_session(core, acc, amr)
     session.add(row)
-    await audit.login_attempt(
-        session,
-        core,
-        outcome="succeeded",
-        username_masked=accounts.masked_username(attempt.username),
-        method={"pwd": "password", "otp": "totp"}.get(amr[-1], amr[-1]),
-        account_id=acc.id,
-        subject_type=acc.kind,
-        client_id=attempt.client_id,
-        ip=attempt.ip,
-        acr=row.acr,
-    )
+    method = {"pwd": "password", "otp": "totp"}.get(amr[-1], amr[-1])
+    await _audit(session, core, attempt, outcome="succeeded", method=method, acc=acc, acr=row.acr)
     return LoginResult(True, session_cookie=cookie, account_id=acc.id)
 
 

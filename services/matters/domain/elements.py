@@ -9,33 +9,13 @@ Pure: no I/O.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .guide import validate_guide_definition
-
-MATTER_TYPES = (
-    "行政许可",
-    "行政处罚",
-    "行政强制",
-    "行政征收",
-    "行政给付",
-    "行政检查",
-    "行政确认",
-    "行政奖励",
-    "行政裁决",
-    "其他行政权力",
-    "公共服务",
-    "行政备案",
-)
-LEVELS = ("国家级", "省级", "市级", "县级", "镇级", "村级")
-SERVICE_OBJECTS = ("自然人", "法人", "其他组织")
-HANDLING_KINDS = ("新设", "变更", "延续", "注销")
-TONGBAN_SCOPES = ("无", "全市通办", "全省通办", "跨省通办")
-RESULT_KINDS = ("证照", "批文", "其他")
 
 MatterType = Literal[
     "行政许可",
@@ -56,6 +36,14 @@ ServiceObject = Literal["自然人", "法人", "其他组织"]
 HandlingKind = Literal["新设", "变更", "延续", "注销"]
 TongbanScope = Literal["无", "全市通办", "全省通办", "跨省通办"]
 ResultKind = Literal["证照", "批文", "其他"]
+
+# The same vocabularies as tuples, for filters, Excel validation and messages.
+MATTER_TYPES: tuple[str, ...] = get_args(MatterType)
+LEVELS: tuple[str, ...] = get_args(Level)
+SERVICE_OBJECTS: tuple[str, ...] = get_args(ServiceObject)
+HANDLING_KINDS: tuple[str, ...] = get_args(HandlingKind)
+TONGBAN_SCOPES: tuple[str, ...] = get_args(TongbanScope)
+RESULT_KINDS: tuple[str, ...] = get_args(ResultKind)
 
 Text = Field(min_length=1, max_length=2000)
 ShortText = Field(min_length=1, max_length=200)
