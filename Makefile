@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench lint openapi venv clean
+.PHONY: run test bench fuzz lint openapi venv clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: venv
 ## bench: the benchmarks under tests/perf (not part of `make test`)
 bench: venv
 	$(PY) -m pytest tests/perf -q -s -p no:cacheprovider -o python_files='bench_*.py'
+
+## fuzz: schemathesis over every OpenAPI document through the real gateway (not in `make test`)
+HUB_FUZZ_MAX_EXAMPLES ?= 25
+fuzz: venv
+	HUB_FUZZ_MAX_EXAMPLES=$(HUB_FUZZ_MAX_EXAMPLES) $(PY) -m pytest tests/fuzz -q -p no:cacheprovider -o python_files='fuzz_*.py'
 
 ## lint: ruff, import contracts, exported OpenAPI current
 lint: venv
