@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -196,7 +196,7 @@ def _cose_parts(raw: bytes) -> tuple[bytes, bytes, bytes]:
     ok = (
         isinstance(obj, cbor2.CBORTag)
         and obj.tag == _COSE_SIGN1_TAG
-        and isinstance(obj.value, list)
+        and isinstance(obj.value, (list, tuple))  # cbor2 6 decodes tagged arrays as tuples
         and len(obj.value) == 4
     )
     if not ok:
@@ -212,9 +212,9 @@ def _cbor_map(data: bytes, what: str) -> dict[Any, Any]:
         obj = cbor2.loads(data, allow_duplicate_keys=False, max_depth=4)
     except Exception as exc:  # see above
         raise QrPayloadError("structure", f"{what} is not CBOR") from exc
-    if not isinstance(obj, dict):
+    if not isinstance(obj, Mapping):
         raise QrPayloadError("structure", f"{what} must be a CBOR map")
-    return obj
+    return dict(obj)
 
 
 def _claims(m: dict[Any, Any], kid: bytes) -> QrClaims:

@@ -65,7 +65,7 @@ class CertificateSignature:
             algorithm, kid, sig = data["alg"], data["kid"], data["sig"]
             value = base64.b64decode(sig, validate=True)
             key = bytes.fromhex(kid)
-        except (KeyError, TypeError, binascii.Error) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise ValueError("signature JSON needs alg, hex kid and base64 sig") from exc
         if algorithm != SIGNATURE_ALGORITHM or len(value) != _RAW_SIGNATURE_BYTES:
             raise ValueError(f"signature must be {SIGNATURE_ALGORITHM}, 64 bytes r || s")
