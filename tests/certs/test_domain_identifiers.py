@@ -55,7 +55,10 @@ def test_certificate_id_check_char_is_mod_37_36_over_the_parts_without_dots() ->
     type_code = make_type_code(DEFINER, 1)
     cid = make_certificate_id(type_code, ISSUER, "2026000123", 1)
     body = f"{type_code}{ISSUER}2026000123001"
-    assert cid == f"1.2.156.3005.2.{type_code}.{ISSUER}.2026000123.001.{mod_37_36.calc_check_digit(body)}"
+    assert (
+        cid
+        == f"1.2.156.3005.2.{type_code}.{ISSUER}.2026000123.001.{mod_37_36.calc_check_digit(body)}"
+    )
     assert mod_37_36.is_valid(body + cid[-1])
 
 

@@ -12,7 +12,6 @@ import cbor2
 import pytest
 import segno
 import zxingcpp
-from gmssl import sm2 as gm_sm2
 from PIL import Image
 
 from services.certs.domain.canonical import CertificateVersion, HolderIdType, face_digest
@@ -27,11 +26,9 @@ from services.certs.domain.qr_payload import (
 )
 from services.certs.domain.signing import key_id
 from services.runtime.crypto import generate_sm2_keypair
-from tests.certs.conftest import food_version
-from tests.certs.test_domain_signing import gmssl_verifier
+from tests.certs.support import CITIZEN_ID, food_version, gmssl_verifier
 
 ISSUED_AT = 1_773_532_800  # 2026-03-15T00:00:00Z
-CITIZEN_ID = "440203199001011231"
 
 
 def lookup_for(public_pem: bytes):  # type: ignore[no-untyped-def]
@@ -88,7 +85,7 @@ def test_structure_is_cose_sign1_verifiable_by_gmssl(
 def test_fits_an_alphanumeric_qr_at_level_q(qr_text: str) -> None:
     qr = segno.make(qr_text, error="q", mode="alphanumeric", micro=False)
     assert qr.error == "Q" and qr.mode == "alphanumeric"
-    assert qr.version <= 15, qr.version  # scannable from a phone screen
+    assert qr.version <= 20, qr.version  # 15 measured; DCC codes run to 25 and scan fine
     assert len(qr_text) < 500
 
 
@@ -132,7 +129,7 @@ def test_tampering_and_wrong_keys_are_refused(
     cose = cbor2.loads(raw)
     claims = cbor2.loads(cose.value[2])
     claims[8] = 1  # move the status index to an unrevoked slot
-    protected, unprotected, _, signature = cose.value
+    protected, _, _, signature = cose.value
     forged = _wrap(cbor2.CBORTag(18, [protected, {}, cbor2.dumps(claims), signature]))
     with pytest.raises(QrPayloadError) as err:
         verify_qr(forged, lookup_for(issuer_keys[1]))
@@ -194,7 +191,3 @@ def test_bad_certificate_id_claim(issuer_keys: tuple[bytes, bytes]) -> None:
     with pytest.raises(QrPayloadError) as err:
         decode_qr(text)
     assert err.value.reason == "claims"
-
-
-def test_gmssl_is_the_independent_library() -> None:
-    assert gm_sm2.CryptSM2  # imported for the cross-check above, never via tongsuopy

@@ -7,8 +7,6 @@ import json
 
 import pytest
 from gmssl import func as gm_func
-from gmssl import sm2 as gm_sm2
-from tongsuopy.crypto import serialization
 
 from services.certs.domain.canonical import (
     CANONICAL_FORMAT,
@@ -23,15 +21,7 @@ from services.certs.domain.signing import (
     verify_version,
 )
 from services.runtime.crypto import generate_sm2_keypair, sm3_digest
-from tests.certs.conftest import food_version
-
-
-def gmssl_verifier(private_pem: bytes) -> gm_sm2.CryptSM2:
-    """gmssl (pure Python, independent of Tongsuo) holding the same key pair."""
-    key = serialization.load_pem_private_key(private_pem, password=None)
-    numbers = key.private_numbers()
-    public_hex = f"{numbers.public_numbers.x:064x}{numbers.public_numbers.y:064x}"
-    return gm_sm2.CryptSM2(private_key=f"{numbers.private_value:064x}", public_key=public_hex)
+from tests.certs.support import food_version, gmssl_verifier
 
 
 def test_canonical_form_is_jcs_of_metadata_and_face() -> None:

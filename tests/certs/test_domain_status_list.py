@@ -18,16 +18,7 @@ from services.certs.domain.status_list import (
     status_list_credential_subject,
     status_list_entry,
 )
-
-
-def spec_decode_bit(encoded_list: str, index: int) -> bool:
-    """Independent reader, straight from the spec (§3.2 validate algorithm): strip the multibase
-    'u', base64url-decode, GZIP-expand, index 0 is the left-most bit of the first byte."""
-    assert encoded_list[0] == "u"
-    data = encoded_list[1:]
-    raw = gzip.decompress(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
-    assert len(raw) * 8 >= 131072
-    return (raw[index // 8] >> (7 - index % 8)) & 1 == 1
+from tests.certs.support import spec_decode_bit
 
 
 def test_empty_list_is_16_kib_of_zero_bits() -> None:

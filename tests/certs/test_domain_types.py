@@ -21,9 +21,7 @@ from services.certs.domain.types import (
     InvalidCertificateType,
     ValidityRule,
 )
-from tests.certs.conftest import OPERATOR_USCC, food_face
-
-CITIZEN_ID = "440203199001011231"
+from tests.certs.support import CITIZEN_ID, OPERATOR_USCC, food_face
 
 
 def test_seed_catalogue_types_are_consistent() -> None:
