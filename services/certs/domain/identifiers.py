@@ -177,9 +177,11 @@ def food_licence_check_digit(body13: str) -> str:
     """The check digit of a 许可证编号 over its first 13 digits: ISO 7064 MOD 11,10.
 
     Neither seed 000 nor the 办法 spell the algorithm out ("1位校验码"). GB/T 17710 (= ISO 7064)
-    is the national standard for check characters and its hybrid MOD 11,10 is the one system
-    that yields a single digit from digits; it reproduces the check digit of every published
-    licence number we could test (e.g. JY11108071215650, JY13301080111719, JY11117051464030).
+    is the national standard for check characters, and its hybrid MOD 11,10 is the system that
+    yields one digit from digits. It reproduces the check digit of 4 of 7 licence numbers found
+    in public web pages (e.g. JY11108071215650, JY13301080111719, JY11117051464030); the three
+    others look like placeholders (one has the impossible division 110530, two come from one
+    system's form template); Luhn, Verhoeff, Damm and MOD 11-2 match at most one of the seven.
     Numbers supplied by approval systems that use another rule are accepted with
     ``verify_check=False`` in :func:`parse_food_licence_no`.
     """
