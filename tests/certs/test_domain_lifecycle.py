@@ -107,9 +107,11 @@ def test_people_must_say_why(transition: Transition, reason: str | None) -> None
     assert err.value.reason == "reason_required"
 
 
-def test_resume_of_a_valid_certificate_is_refused() -> None:
-    with pytest.raises(LifecycleError):
-        apply(fresh(), Transition.RESUME, AT, "x")
+def test_resume_of_a_valid_certificate_and_apply_inspect_are_refused() -> None:
+    for transition in (Transition.RESUME, Transition.INSPECT):
+        with pytest.raises(LifecycleError) as err:
+            apply(fresh(annual=True), transition, AT, "x")
+        assert err.value.reason == "not_allowed"
 
 
 def test_expiry_is_automatic_and_flips_no_bit() -> None:
@@ -149,8 +151,10 @@ def test_annual_inspection_due_suspends_and_only_inspection_lifts_it() -> None:
     assert overdue is not None
     lists.apply(overdue)
     assert overdue.after.status is CertStatus.SUSPENDED
-    assert overdue.after.suspension_reason == "inspection"
+    assert overdue.after.inspection_failed and overdue.after.suspension_reason is None
+    assert (overdue.transition, overdue.reason) == (Transition.INSPECT, "overdue")
     assert lists.read() == (False, True)
+    assert evaluate(overdue.after, dt.date(2027, 3, 17), AT) is None  # once, not every day
     with pytest.raises(LifecycleError) as err:
         apply(overdue.after, Transition.RESUME, AT, "想恢复")
     assert err.value.reason == "inspection_required"
@@ -159,7 +163,7 @@ def test_annual_inspection_due_suspends_and_only_inspection_lifts_it() -> None:
     lists.apply(passed)
     assert passed.after.status is CertStatus.VALID
     assert passed.after.inspection_due == dt.date(2028, 4, 1)
-    assert passed.transition is Transition.INSPECT
+    assert (passed.transition, passed.reason) == (Transition.INSPECT, "passed")
     assert lists.read() == (False, False)
 
 
@@ -176,10 +180,32 @@ def test_failed_inspection_suspends() -> None:
     lists.apply(change)
     assert change.after.status is CertStatus.SUSPENDED
     assert lists.read() == (False, True)
-    # Already suspended for loss: a failed inspection keeps it suspended, now for 年检.
-    lost = apply(fresh(annual=True), Transition.SUSPEND, AT, "挂失").after
-    again = record_inspection(lost, False, AT)
-    assert again.after.suspension_reason == "inspection" and again.bits == ()
+
+
+def test_loss_and_inspection_are_independent_causes() -> None:
+    """Finding a lost licence does not excuse a failed 年检, nor does 年检 undo a 挂失."""
+    lists = Lists()
+    lost = apply(fresh(annual=True), Transition.SUSPEND, AT, "挂失")
+    lists.apply(lost)
+    failed = record_inspection(lost.after, False, AT)
+    assert failed.bits == () and failed.after.status is CertStatus.SUSPENDED
+    found = apply(failed.after, Transition.RESUME, AT, "已找回")
+    assert found.after.status is CertStatus.SUSPENDED and found.bits == ()
+    assert found.after.suspension_reason is None and found.after.inspection_failed
+    # The other order: inspection passes while still lost.
+    passed = record_inspection(failed.after, True, AT)
+    assert passed.after.status is CertStatus.SUSPENDED and passed.bits == ()
+    assert passed.after.suspension_reason == "挂失"
+    resumed = apply(passed.after, Transition.RESUME, AT, "已找回")
+    lists.apply(resumed)
+    assert resumed.after.status is CertStatus.VALID
+    assert lists.read() == (False, False)
+    # A person may add a 暂停 on top of a 年检 suspension, and the bit is already set.
+    inspection_only = record_inspection(fresh(annual=True), False, AT).after
+    paused = apply(inspection_only, Transition.SUSPEND, AT, "立案调查")
+    assert paused.bits == () and paused.after.suspension_reason == "立案调查"
+    with pytest.raises(LifecycleError):
+        apply(paused.after, Transition.SUSPEND, AT, "again")
 
 
 def test_inspection_rules() -> None:

@@ -153,6 +153,21 @@ def _cose(protected: object, payload: object, signature: bytes = b"\0" * 64) -> 
     return _wrap(cbor2.CBORTag(18, [cbor2.dumps(protected), {}, cbor2.dumps(payload), signature]))
 
 
+_VERSION = food_version()
+VALID_CLAIMS = {
+    1: _VERSION.certificate_id,
+    2: _VERSION.type_code,
+    3: _VERSION.issuer_uscc,
+    4: "x",
+    5: "y",
+    6: 20000,
+    7: None,
+    8: 5,
+    9: b"\0" * 32,
+    10: 0,
+}
+
+
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
@@ -167,6 +182,10 @@ def _cose(protected: object, payload: object, signature: bytes = b"\0" * 64) -> 
         (_cose({1: -7, 4: b"12345678"}, {}), "structure"),  # ES256, not SM2
         (_cose({1: ALG_SM2_SM3, 4: b"12345678"}, [1]), "structure"),
         (_cose({1: ALG_SM2_SM3, 4: b"12345678"}, {1: "x"}), "claims"),
+        (_cose({1: ALG_SM2_SM3, 4: b"12345678"}, {**VALID_CLAIMS, 8: -1}), "claims"),
+        (_cose({1: ALG_SM2_SM3, 4: b"12345678"}, {**VALID_CLAIMS, 6: 10**12}), "claims"),
+        (_cose({1: ALG_SM2_SM3, 4: b"12345678"}, {**VALID_CLAIMS, 9: "digest"}), "claims"),
+        (_cose({1: ALG_SM2_SM3, 4: b"12345678"}, VALID_CLAIMS), "unknown_key"),
     ],
 )
 def test_malformed_payloads_have_reasons(text: str, reason: str) -> None:

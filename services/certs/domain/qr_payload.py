@@ -17,7 +17,8 @@ Text: ``"YWTB1:" + Base45(zlib(COSE_Sign1))``. Everything is in the QR alphanume
 - ``signature`` = SM2-SM3 (user id ``1234567812345678``), ``r || s``, over the COSE
   ``Sig_structure`` ``["Signature1", protected, h'', payload]`` in CBOR.
 
-All CBOR is deterministic (RFC 8949 §4.2.1 core deterministic encoding). The verifier needs
+All CBOR is written canonically (shortest forms, sorted keys); verifiers check the signature
+over the bytes as carried, never re-encoding them. The verifier needs
 only the issuer's public key: the key is chosen by (颁发机构代码, kid).
 """
 
@@ -244,6 +245,8 @@ def _claims(m: dict[Any, Any], kid: bytes) -> QrClaims:
         raise QrPayloadError("claims", "a date claim is not a day count") from exc
     except InvalidIdentifier as exc:
         raise QrPayloadError("claims", f"claim 1 is not a valid 证照标识: {exc}") from exc
+    if claims.status_index < 0 or claims.issued_at < 0:
+        raise QrPayloadError("claims", "status index and issued-at are unsigned")
     # The type and issuer are inside the 证照标识 as well; a payload whose parts disagree lies.
     if (parsed.type_code, parsed.issuer_uscc) != (claims.type_code, claims.issuer_uscc):
         raise QrPayloadError("claims", "type code or issuer differ from the 证照标识")
