@@ -13,6 +13,7 @@ from services.certs.domain.types import (
     DISABILITY_CERTIFICATE,
     FOOD_BUSINESS_FORMS,
     FOOD_LICENCE,
+    MEDICAL_INSTITUTION_LICENCE,
     SEED_CATALOGUE,
     SHAOGUAN_MARKET_USCC,
     TEACHER_QUALIFICATION,
@@ -25,7 +26,10 @@ from tests.certs.support import CITIZEN_ID, OPERATOR_USCC, food_face
 
 
 def test_seed_catalogue_types_are_consistent() -> None:
-    assert len(SEED_CATALOGUE) == 4
+    assert len(SEED_CATALOGUE) == 5
+    assert [t.name for t in SEED_CATALOGUE.values() if t.annual_inspection] == [
+        "医疗机构执业许可证"
+    ]
     assert {t.holder_kind for t in SEED_CATALOGUE.values()} == set(HolderKind)
     # The matters demo catalogue names this code for the food licence matter.
     assert FOOD_LICENCE.type_code == "11440200MB2C12345W001"
@@ -197,3 +201,25 @@ def test_a_new_version_is_a_new_immutable_value() -> None:
     assert FOOD_LICENCE.version == 1
     with pytest.raises(dataclasses.FrozenInstanceError):
         FOOD_LICENCE.version = 3  # type: ignore[misc]
+
+
+def test_medical_institution_licence_needs_annual_inspection() -> None:
+    face = {
+        "institution_name": "韶关市武江区仁心诊所",
+        "uscc": OPERATOR_USCC,
+        "address": "广东省韶关市武江区工业西路2号",
+        "legal_representative": "钱七",
+        "principal": "钱七",
+        "ownership": "私有制",
+        "departments": ["内科", "外科"],
+        "beds": 0,
+        "registration_no": "PDY00001844020311D2152",
+        "issuing_authority": "韶关市武江区卫生健康局",
+    }
+    assert MEDICAL_INSTITUTION_LICENCE.validate_face(face) == []
+    errors = MEDICAL_INSTITUTION_LICENCE.validate_face({**face, "beds": -1, "departments": []})
+    assert [(e.path, e.keyword) for e in errors] == [
+        ("/beds", "minimum"),
+        ("/departments", "minItems"),
+    ]
+    assert MEDICAL_INSTITUTION_LICENCE.annual_inspection

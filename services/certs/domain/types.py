@@ -31,7 +31,9 @@ __all__ = [
     "DISABILITY_CERTIFICATE",
     "FOOD_BUSINESS_FORMS",
     "FOOD_LICENCE",
+    "MEDICAL_INSTITUTION_LICENCE",
     "SEED_CATALOGUE",
+    "SHAOGUAN_MARKET_USCC",
     "TEACHER_QUALIFICATION",
     "CertificateType",
     "FaceError",
@@ -175,6 +177,7 @@ def _pointer(parts: Iterable[str | int]) -> str:
 # so a 办件 of its food-licence matter names a type found here.
 SHAOGUAN_MARKET_USCC = "11440200MB2C12345W"  # 韶关市市场监督管理局
 SHAOGUAN_EDUCATION_USCC = "11440200MB2C12353P"  # 韶关市教育局
+SHAOGUAN_HEALTH_USCC = "11440200MB2C12352L"  # 韶关市卫生健康局
 GUANGDONG_MARKET_USCC = "11440000MB2C00001T"  # 广东省市场监督管理局 (fictional code)
 CDPF_USCC = "12100000MB1A000041"  # 中国残疾人联合会 (fictional code)
 SHAOGUAN_CDPF_USCC = "11440200MB2D00011Q"  # 韶关市残疾人联合会 (fictional code)
@@ -463,8 +466,58 @@ TEACHER_QUALIFICATION = CertificateType(
     cross_checks=(_citizen_id_check,),
 )
 
+MEDICAL_INSTITUTION_LICENCE = CertificateType(
+    type_code=f"{SHAOGUAN_HEALTH_USCC}001",
+    name="医疗机构执业许可证",
+    holder_kind=HolderKind.LEGAL,
+    face_schema=_object(
+        {
+            "institution_name": _text("机构名称"),
+            "uscc": {"type": "string", "title": "统一社会信用代码", "pattern": _USCC_PATTERN},
+            "address": _text("地址"),
+            "legal_representative": _text("法定代表人", 50),
+            "principal": _text("主要负责人", 50),
+            "ownership": {
+                "title": "所有制形式",
+                "enum": ["全民所有制", "集体所有制", "私有制", "股份制", "中外合资合作", "其他"],
+            },
+            "departments": {
+                "type": "array",
+                "title": "诊疗科目",
+                "minItems": 1,
+                "uniqueItems": True,
+                "items": {"type": "string", "minLength": 1, "maxLength": 50},
+            },
+            "beds": {"type": "integer", "title": "床位", "minimum": 0, "maximum": 20000},
+            "registration_no": {
+                "type": "string",
+                "title": "登记号",
+                "pattern": "^[0-9A-Z]{6,40}$",
+            },
+            "issuing_authority": _text("发证机关"),
+        },
+    ),
+    validity=ValidityRule(years=5),
+    issuing_orgs=frozenset({SHAOGUAN_HEALTH_USCC}),
+    # 校验: yearly for institutions under 100 beds (医疗机构管理条例实施细则), the common case;
+    # a per-certificate 3-year interval for larger ones is left to the service.
+    annual_inspection=True,
+    template="medical_institution_licence",
+    result_of=("000124001000", f"{SHAOGUAN_HEALTH_USCC}000124001000"),
+    number_field="registration_no",
+    holder_name_field="institution_name",
+    holder_id_field="uscc",
+    cross_checks=(lambda face: _uscc_check("/uscc", face["uscc"]),),
+)
+
 SEED_CATALOGUE: Mapping[str, CertificateType] = {
     t.type_code: t
-    for t in (FOOD_LICENCE, BUSINESS_LICENCE, TEACHER_QUALIFICATION, DISABILITY_CERTIFICATE)
+    for t in (
+        FOOD_LICENCE,
+        BUSINESS_LICENCE,
+        TEACHER_QUALIFICATION,
+        MEDICAL_INSTITUTION_LICENCE,
+        DISABILITY_CERTIFICATE,
+    )
 }
 """The seed 证照目录, by 证照类型代码."""
