@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 
 import pytest
 
@@ -223,3 +224,12 @@ def test_medical_institution_licence_needs_annual_inspection() -> None:
         ("/departments", "minItems"),
     ]
     assert MEDICAL_INSTITUTION_LICENCE.annual_inspection
+
+
+def test_public_description_is_plain_json() -> None:
+    described = json.loads(json.dumps(FOOD_LICENCE.to_json(), ensure_ascii=False))
+    assert described["type_code"] == FOOD_LICENCE.type_code
+    assert described["validity"] == {"years": 5, "months": 0}
+    assert described["face_schema"]["properties"]["licence_no"]["title"] == "许可证编号"
+    assert described["issuing_orgs"] == sorted(FOOD_LICENCE.issuing_orgs)
+    assert BUSINESS_LICENCE.to_json()["validity"] is None

@@ -165,6 +165,25 @@ class CertificateType:
         """有效期至 for a certificate of this type issued on ``issued_on``."""
         return self.validity.valid_until(issued_on)
 
+    def to_json(self) -> dict[str, Any]:
+        """The public description (``GET /v1/types/{type_code}``); cross-checks are code and
+        are described by the schema's ``title``s and the docs, not serialised."""
+        return {
+            "type_code": self.type_code,
+            "name": self.name,
+            "holder_kind": str(self.holder_kind),
+            "face_schema": self.face_schema,
+            "validity": None
+            if self.validity.unlimited
+            else {"years": self.validity.years, "months": self.validity.months},
+            "issuing_orgs": sorted(self.issuing_orgs),
+            "annual_inspection": self.annual_inspection,
+            "template": self.template,
+            "result_of": list(self.result_of),
+            "number_field": self.number_field,
+            "version": self.version,
+        }
+
 
 def _pointer(parts: Iterable[str | int]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
