@@ -85,7 +85,7 @@ def test_cli_creates_clients_and_users(pg, monkeypatch) -> None:
     assert staff.exit_code == 0, staff.output
     made_staff = json.loads(staff.output)
     assert made_staff["sub_type"] == "staff" and made_staff["uscc"] == STAFF_ORG
-    assert made_staff["level"] == "L3"  # staff accounts are vouched for by their org
+    assert made_staff["level"] == "L2"  # staff start at L2 until verified
     no_org = runner.invoke(
         app,
         [
