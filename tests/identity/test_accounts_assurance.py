@@ -296,3 +296,34 @@ async def test_phone_is_attached_only_with_a_code(env) -> None:
     assert ok.status_code == 200 and ok.json() == {"phone_masked": "139****9000"}
     me = await env.http.get(f"{ISSUER}/v1/me", headers=qian)
     assert me.json()["phone"] == number
+
+
+async def test_legal_adapter_refuses_bad_input_and_other_callers(env, province) -> None:
+    gateway_transport = env.core.realname.transport  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(transport=gateway_transport, base_url="http://gw") as c:
+        token = env.core.realname._service_token()  # type: ignore[attr-defined]
+        auth = {"Authorization": f"Bearer {token}"}
+        path = "/api/adapters/realname/v1/verify-legal"
+        body = {
+            "uscc": COMPANY,
+            "name": COMPANY_NAME,
+            "representative_name": REAL_NAME,
+            "representative_id_number": REAL_ID,
+        }
+        ok = await c.post(path, headers=auth, json=body)
+        assert ok.status_code == 200 and ok.json()["match"] is True
+        for change in (
+            {"uscc": COMPANY[:-1] + ("0" if COMPANY[-1] != "0" else "1")},
+            {"representative_id_number": REAL_ID[:-1] + "0"},
+        ):
+            bad = await c.post(path, headers=auth, json={**body, **change})
+            assert bad.status_code == 422 and REAL_ID[:-1] not in bad.text
+        county = (
+            await env.http.post(
+                f"{ISSUER}/token",
+                auth=("county", env.secrets["county"]),
+                data={"grant_type": "client_credentials"},
+            )
+        ).json()["access_token"]
+        refused = await c.post(path, headers={"Authorization": f"Bearer {county}"}, json=body)
+        assert refused.status_code == 403
