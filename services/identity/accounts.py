@@ -177,23 +177,28 @@ async def create_natural(
 
 
 async def register_natural(
-    core: IdentityCore, *, id_number: str, name: str, password: str
+    core: IdentityCore, *, id_number: str, name: str, password: str, username: str | None = None
 ) -> Account | None:
     """Self-registration (L2). The answer is the same whether or not the ID number is
     known: an ID number already verified by another account gets no new account (None;
-    the caller is not told), any other gets a fresh unverified account."""
+    the caller is not told), any other gets a fresh unverified account. An optional
+    account name logs in to exactly this account, however many claims the number has."""
     try:
         id_no = validate_citizen_id(id_number)
     except InvalidIdentifier as exc:
         raise _invalid(exc) from exc
     _check_name(name, 100)
     _check_password(password)
+    if username is not None:
+        _check_username(username)
     # argon2 for every well-formed request, so timing does not tell known numbers apart.
     password_hash = await asyncio.to_thread(core.hasher.hash, password)
     async with core.db.transaction() as session:
         if await repo.verified_natural(session, citizen_id_ref(core.cipher, id_no)):
             return None
-        acc = await create_natural(session, core, id_number=id_no, name=name, password=None)
+        acc = await create_natural(
+            session, core, id_number=id_no, name=name, password=None, username=username
+        )
         acc.password_hash = password_hash
     return acc
 

@@ -40,9 +40,7 @@ def _check_roles(
         grants=core.settings.role_grants,
     )
     if not decision.allowed:
-        if "own org" in decision.reason:
-            raise Problem(403, decision.reason, code="forbidden")
-        raise Problem(403, decision.reason, code="role-not-grantable", roles=list(decision.refused))
+        raise Problem(403, decision.reason, code=decision.code, roles=list(decision.refused))
 
 
 async def create_by_admin(core: IdentityCore, admin: Principal, body: dict[str, Any]) -> Account:

@@ -327,3 +327,48 @@ async def test_legal_adapter_refuses_bad_input_and_other_callers(env, province) 
         ).json()["access_token"]
         refused = await c.post(path, headers={"Authorization": f"Bearer {county}"}, json=body)
         assert refused.status_code == 403
+
+
+async def test_account_name_outlasts_a_flood_of_claims(env, province) -> None:
+    """A squatter floods an ID number with claims after the real person registered: the
+    ID-number login tries only the newest few, but the real person's account name still
+    opens exactly their account, and they verify."""
+    number, name = "440106198505051236", "孙八"
+    province.people[number] = name
+    first = await env.http.post(
+        f"{ISSUER}/v1/register/natural",
+        json={"id_number": number, "name": name, "password": "sun ba pass 1", "username": "sunba"},
+    )
+    assert first.status_code == 202
+    limit = env.core.settings.identity_login_id_candidates
+    for i in range(limit + 1):
+        assert (await _register(env, number, name, f"flood pass {i}")).status_code == 202
+    async with browser(env) as b:
+        page = await b.get(
+            f"{ISSUER}/authorize",
+            params={
+                "response_type": "code",
+                "client_id": "portal",
+                "redirect_uri": RP,
+                "scope": "openid",
+                "code_challenge": "c" * 43,
+                "code_challenge_method": "S256",
+            },
+        )
+        fields = form_fields(page.text)
+        by_number = await b.post(
+            f"{ISSUER}/login", data={**fields, "username": number, "password": "sun ba pass 1"}
+        )
+        assert by_number.status_code == 401  # outside the newest claims tried
+    async with browser(env) as b:
+        await user_tokens(env, b, "sunba", "sun ba pass 1")
+        assert (await _step_up(b)).status_code == 303
+    taken = await env.http.post(
+        f"{ISSUER}/v1/register/natural",
+        json={"id_number": OTHER_ID, "name": "x", "password": "x password 1", "username": "sunba"},
+    )
+    assert taken.status_code == 409  # account names are no secret
+    # Verified now: the ID number opens 孙八's account directly.
+    async with browser(env) as b:
+        tokens = await user_tokens(env, b, number, "sun ba pass 1")
+        assert (await _verifier(env).verify(tokens["access_token"])).acr == "L3"

@@ -24,6 +24,9 @@ class NaturalRegistration(BaseModel):
     id_number: str = Field(description="公民身份号码")
     name: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=8, max_length=128)
+    username: str | None = Field(
+        default=None, description="optional account name (opens exactly this account)"
+    )
 
 
 class LegalRegistration(BaseModel):
@@ -55,7 +58,11 @@ class RegistrationAccepted(BaseModel):
 async def register_natural(body: NaturalRegistration, core: CoreDep) -> RegistrationAccepted:
     # No sub and no 409: the answer must not tell whether the ID number is known.
     await accounts.register_natural(
-        core, id_number=body.id_number, name=body.name, password=body.password
+        core,
+        id_number=body.id_number,
+        name=body.name,
+        password=body.password,
+        username=body.username,
     )
     return RegistrationAccepted()
 

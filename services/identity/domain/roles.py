@@ -38,6 +38,7 @@ class RoleDecision:
     allowed: bool
     reason: str = ""
     refused: tuple[str, ...] = ()
+    code: str = ""  # problem code when refused: forbidden | role-not-grantable
 
 
 def grantable(held: Iterable[str], grants: Mapping[str, Iterable[str]]) -> frozenset[str]:
@@ -59,12 +60,18 @@ def decide_change(
     """May an actor change a staff member's roles from ``before`` to ``after``?"""
     held = frozenset(actor_roles)
     if SUPERADMIN not in held and actor_org != target_org:
-        return RoleDecision(False, "roles may only be managed in the administrator's own org")
+        return RoleDecision(
+            False, "roles may only be managed in the administrator's own org", code="forbidden"
+        )
     old, new = frozenset(before), frozenset(after)
     changed = old ^ new
     if SUPERADMIN in changed or (SUPERADMIN in old and SUPERADMIN not in held):
-        return RoleDecision(False, f"{SUPERADMIN} is managed only with the operator CLI")
+        return RoleDecision(
+            False, f"{SUPERADMIN} is managed only with the operator CLI", code="role-not-grantable"
+        )
     refused = tuple(sorted(changed - grantable(held, grants)))
     if refused:
-        return RoleDecision(False, "not allowed to grant or remove these roles", refused)
+        return RoleDecision(
+            False, "not allowed to grant or remove these roles", refused, "role-not-grantable"
+        )
     return RoleDecision(True)
