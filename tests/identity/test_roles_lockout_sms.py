@@ -110,8 +110,13 @@ async def test_role_escalation_is_refused(env) -> None:
     assert ok.status_code == 201 and ok.json()["level"] == "L2"
     # An administrator who is only L2 administers nobody.
     weak = await _bearer(env, "weak.admin")
-    r = await env.http.post(create, json=_staff("x.weak", []), headers=weak)
-    assert r.status_code == 403 and r.json()["type"].endswith("/insufficient-assurance")
+    for path, body in (
+        ("/v1/admin/staff", _staff("x.weak", [])),
+        ("/v1/admin/clients", {"name": "x", "grant_types": ["client_credentials"]}),
+        ("/v1/admin/keys/rotate", None),
+    ):
+        r = await env.http.post(f"{ISSUER}{path}", json=body, headers=weak)
+        assert r.status_code == 403 and r.json()["type"].endswith("/insufficient-assurance")
 
     clerk = await _sub(env, "clerk")
     roles = f"{ISSUER}/v1/admin/staff/{clerk}/roles"

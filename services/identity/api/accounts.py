@@ -90,6 +90,18 @@ async def _active(core: Any, principal: Principal) -> None:
         raise Problem(401, str(exc), code="unauthorized") from exc
 
 
+async def _active_admin(core: Any, admin: Principal) -> None:
+    """Administration needs a live token and a verified administrator (L3+): an
+    unverified staff account administers nothing."""
+    await _active(core, admin)
+    if not admin.assurance_at_least("L3"):
+        raise Problem(
+            403,
+            "administration needs a login at level L3 or above",
+            code="insufficient-assurance",
+        )
+
+
 @router.get("/v1/me", summary="The subject's own record (full identifiers: only to themself)")
 async def me(core: CoreDep, principal: CurrentPrincipal) -> dict[str, Any]:
     await _active(core, principal)
@@ -211,7 +223,7 @@ class ClientRequest(BaseModel):
     "/v1/admin/clients", status_code=201, summary="Register an OAuth client (identity-admin)"
 )
 async def create_client(body: ClientRequest, core: CoreDep, admin: Admin) -> dict[str, Any]:
-    await _active(core, admin)
+    await _active_admin(core, admin)
     async with core.db.transaction() as session:
         row, secret = await clients.create_client(session, ClientSpec(**body.model_dump()))
         out = clients.describe(row)
@@ -231,7 +243,7 @@ class StaffRequest(BaseModel):
 
 @router.post("/v1/admin/staff", status_code=201, summary="Create a staff account (identity-admin)")
 async def create_staff(body: StaffRequest, core: CoreDep, admin: Admin) -> Registered:
-    await _active(core, admin)
+    await _active_admin(core, admin)
     acc = await staff.create_by_admin(core, admin, body.model_dump())
     return Registered(sub=acc.id, sub_type="staff", level=acc.level)
 
@@ -247,7 +259,7 @@ class RolesRequest(BaseModel):
 async def set_staff_roles(
     sub: str, body: RolesRequest, core: CoreDep, admin: Admin
 ) -> dict[str, Any]:
-    await _active(core, admin)
+    await _active_admin(core, admin)
     return await staff.set_roles(core, admin, sub, body.roles)
 
 
@@ -256,12 +268,12 @@ async def set_staff_roles(
     summary="Record an in-person identity check of a staff member (现场核验, L5)",
 )
 async def staff_in_person_check(sub: str, core: CoreDep, admin: Admin) -> dict[str, Any]:
-    await _active(core, admin)
+    await _active_admin(core, admin)
     return await staff.record_in_person_check(core, admin, sub)
 
 
 @router.post("/v1/admin/keys/rotate", summary="Rotate the signing key (identity-admin)")
 async def rotate_keys(core: CoreDep, admin: Admin) -> dict[str, Any]:
-    await _active(core, admin)
+    await _active_admin(core, admin)
     kid = await core.keys.rotate()
     return {"kid": kid, "jwks": core.keys.jwks}
