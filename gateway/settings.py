@@ -66,6 +66,11 @@ class GatewaySettings(HubSettings):
     # 实名核验 adapter (gateway/adapters/realname): the provincial service and the hub's
     # own credentials there (app key + HMAC secret).
     realname_province_url: str = Field(default="", description="provincial 实名核验 URL")
+    realname_legal_province_url: str = Field(
+        default="",
+        description="provincial legal-person (法人库) check URL; default: /lpk/v1/check on the "
+        "host of realname_province_url",
+    )
     realname_app_key: str = ""
     realname_app_secret: str = ""
     realname_timeout: float = 5.0

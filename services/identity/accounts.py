@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.identity import sms
 from services.identity.core import IdentityCore
-from services.identity.domain.levels import is_level
+from services.identity.domain.levels import is_level, rank
 from services.identity.domain.subjects import Subject
+from services.identity.realname import RealNameUnavailable
 from services.identity.secrets import new_id
 from services.identity.store import repo
 from services.identity.store.tables import Account, LegalPerson, NaturalPerson, StaffMember
+from services.runtime.auth import Principal
+from services.runtime.db import utcnow
 from services.runtime.identifiers import (
     InvalidIdentifier,
     validate_citizen_id,
@@ -82,6 +87,14 @@ def _check_name(name: str, limit: int) -> None:
         raise Problem(422, f"the name needs 1 to {limit} characters", code="invalid-name")
 
 
+def check_roles(roles: list[str]) -> None:
+    bad_roles = [r for r in roles if not _ROLE.match(r)]
+    if bad_roles or len(roles) > 50:
+        raise Problem(
+            422, "roles: up to 50 names of letters, digits and . _ : -", code="invalid-role"
+        )
+
+
 def _check_level(level: str) -> None:
     if not is_level(level):
         raise Problem(422, "level must be one of L2, L3, L4, L5", code="invalid-level")
@@ -103,7 +116,6 @@ async def _add_account(
         username=username,
         password_hash=core.hasher.hash(password) if password else None,
         level=level,
-        failed_logins=0,
         disabled=False,
     )
     session.add(account)
@@ -123,6 +135,11 @@ async def create_natural(
     username: str | None = None,
     verified_at: datetime | None = None,
 ) -> Account:
+    """A natural-person account. Several unverified (L2) accounts may claim one ID number;
+    a verified one (L3+, operator-vouched or 实名核验) is unique per number (409).
+
+    Operators (CLI, seed) call this directly; self-registration goes through
+    :func:`register_natural`, which never answers differently for known numbers."""
     try:
         id_no = validate_citizen_id(id_number)
     except InvalidIdentifier as exc:
@@ -133,9 +150,11 @@ async def create_natural(
         _check_username(username)
     if password is not None:
         _check_password(password)
+    if rank(level) >= rank("L3") and verified_at is None:
+        verified_at = utcnow()  # the operator vouches for the identity
     index = citizen_id_ref(core.cipher, id_no)
-    if await repo.natural_by_index(session, index) is not None:
-        raise Problem(409, "a natural person with this ID number is registered", code="exists")
+    if verified_at is not None and await repo.verified_natural(session, index) is not None:
+        raise Problem(409, "a verified natural person with this ID number exists", code="exists")
     phone_no = normalise_phone(phone) if phone else None
     if phone_no and await repo.natural_by_phone(session, phone_index(core, phone_no)):
         raise Problem(409, "this mobile number belongs to another account", code="exists")
@@ -154,6 +173,33 @@ async def create_natural(
         )
     )
     await session.flush()
+    return acc
+
+
+async def register_natural(
+    core: IdentityCore, *, id_number: str, name: str, password: str, username: str | None = None
+) -> Account | None:
+    """Self-registration (L2). The answer is the same whether or not the ID number is
+    known: an ID number already verified by another account gets no new account (None;
+    the caller is not told), any other gets a fresh unverified account. An optional
+    account name logs in to exactly this account, however many claims the number has."""
+    try:
+        id_no = validate_citizen_id(id_number)
+    except InvalidIdentifier as exc:
+        raise _invalid(exc) from exc
+    _check_name(name, 100)
+    _check_password(password)
+    if username is not None:
+        _check_username(username)
+    # argon2 for every well-formed request, so timing does not tell known numbers apart.
+    password_hash = await asyncio.to_thread(core.hasher.hash, password)
+    async with core.db.transaction() as session:
+        if await repo.verified_natural(session, citizen_id_ref(core.cipher, id_no)):
+            return None
+        acc = await create_natural(
+            session, core, id_number=id_no, name=name, password=None, username=username
+        )
+        acc.password_hash = password_hash
     return acc
 
 
@@ -191,6 +237,63 @@ async def create_legal(
     return acc
 
 
+async def register_legal(
+    core: IdentityCore, principal: Principal, *, uscc: str, name: str, password: str | None
+) -> Account:
+    """法人注册 by its 法定代表人: a natural person at L3+ (token ``acr`` and a verified
+    account) whom the provincial legal-person base confirms as the representative of this
+    USCC under this name. The legal person is L3 and the representative its administrator
+    (the only one who may grant 授权代办)."""
+    if principal.subject_type != "natural" or principal.actor is not None:
+        raise Problem(
+            403,
+            "a natural person registers a legal person (and becomes its administrator)",
+            code="forbidden",
+        )
+    if not principal.assurance_at_least("L3"):
+        raise Problem(
+            403,
+            "registering a legal person needs a login at level L3 (实名核验) or above",
+            code="insufficient-assurance",
+        )
+    try:
+        code = validate_uscc(uscc)
+    except InvalidIdentifier as exc:
+        raise _invalid(exc) from exc
+    _check_name(name, 200)
+    if password is not None:
+        _check_password(password)
+    async with core.db.sessionmaker() as read:
+        person = await read.get(NaturalPerson, principal.subject)
+        if person is None or person.realname_verified_at is None:
+            raise Problem(403, "the account has not passed 实名核验", code="insufficient-assurance")
+        rep_name, rep_id, _ = await natural_secrets(read, core, principal.subject)
+    try:
+        result = await core.realname.verify_legal(code, name.strip(), rep_name, rep_id)
+    except RealNameUnavailable as exc:
+        raise Problem(
+            503, "法人核验服务暂不可用 (legal-person check unavailable)", code="unavailable"
+        ) from exc
+    if not result.matched:
+        # One answer for an unknown USCC, a wrong name and a different representative.
+        raise Problem(
+            403,
+            "法人核验未通过: the legal-person base does not confirm this USCC, name and 法定代表人",
+            code="legal-person-not-confirmed",
+        )
+    async with core.db.transaction() as session:
+        # Only the confirmed representative gets this far, so a 409 reveals nothing new.
+        return await create_legal(
+            session,
+            core,
+            uscc=code,
+            name=name,
+            password=password,
+            admin_account_id=principal.subject,
+            level="L3",
+        )
+
+
 async def create_staff(
     session: AsyncSession,
     core: IdentityCore,
@@ -202,8 +305,9 @@ async def create_staff(
     department: str | None,
     division: str | None,
     roles: list[str],
-    level: str = "L3",
+    level: str = "L2",
 ) -> Account:
+    """A 工作人员 account; L2 until an in-person check (or the operator) vouches more."""
     try:
         org = validate_uscc(org_uscc)
         div = validate_division_code(division) if division else None
@@ -215,11 +319,7 @@ async def create_staff(
     _check_password(password)
     if department is not None and not 1 <= len(department.strip()) <= 200:
         raise Problem(422, "the department needs 1 to 200 characters", code="invalid-department")
-    bad_roles = [r for r in roles if not _ROLE.match(r)]
-    if bad_roles or len(roles) > 50:
-        raise Problem(
-            422, "roles: up to 50 names of letters, digits and . _ : -", code="invalid-role"
-        )
+    check_roles(roles)
     if await repo.account_by_username(session, username):
         raise Problem(409, "this account name is taken", code="exists")
     acc = await _add_account(session, core, "st", "staff", username, password, level)
@@ -237,20 +337,24 @@ async def create_staff(
     return acc
 
 
+def _citizen_id_or_none(value: str) -> str | None:
+    try:
+        return validate_citizen_id(value)
+    except InvalidIdentifier:
+        return None
+
+
 async def find_by_username(
     session: AsyncSession, core: IdentityCore, username: str
 ) -> Account | None:
-    """Login name → account: 公民身份号码, mobile number, USCC or account name."""
+    """Login name → account: 公民身份号码, mobile number, USCC or account name. An ID
+    number names its verified account, or else the newest unverified claim."""
     value = username.strip()
     if not value:
         return None
-    try:
-        id_no = validate_citizen_id(value)
-    except InvalidIdentifier:
-        id_no = None
-    if id_no:
-        person = await repo.natural_by_index(session, citizen_id_ref(core.cipher, id_no))
-        return await repo.account(session, person.account_id) if person else None
+    if id_no := _citizen_id_or_none(value):
+        people = await repo.naturals_by_index(session, citizen_id_ref(core.cipher, id_no), 1)
+        return await repo.account(session, people[0].account_id) if people else None
     if _PHONE.match(value):
         person = await repo.natural_by_phone(session, phone_index(core, value))
         return await repo.account(session, person.account_id) if person else None
@@ -262,6 +366,34 @@ async def find_by_username(
         legal = await repo.legal_by_uscc(session, uscc)
         return await repo.account(session, legal.account_id) if legal else None
     return await repo.account_by_username(session, value)
+
+
+async def login_candidates(
+    session: AsyncSession, core: IdentityCore, username: str
+) -> list[Account]:
+    """The accounts a password login with this name may open. An ID number claimed by
+    several unverified accounts tries each (newest first, bounded); once one account is
+    verified, the number opens that account only."""
+    id_no = _citizen_id_or_none(username.strip())
+    if id_no is None:
+        acc = await find_by_username(session, core, username)
+        return [acc] if acc is not None else []
+    people = await repo.naturals_by_index(
+        session, citizen_id_ref(core.cipher, id_no), core.settings.identity_login_id_candidates
+    )
+    found = [await repo.account(session, p.account_id) for p in people]
+    return [a for a in found if a is not None]
+
+
+async def verified_natural_account(
+    session: AsyncSession, core: IdentityCore, id_number: str
+) -> Account | None:
+    """The verified (实名核验) account of an ID number, if any."""
+    id_no = _citizen_id_or_none(id_number)
+    if id_no is None:
+        return None
+    person = await repo.verified_natural(session, citizen_id_ref(core.cipher, id_no))
+    return await repo.account(session, person.account_id) if person else None
 
 
 async def subject_of(session: AsyncSession, core: IdentityCore, acc: Account) -> Subject:
@@ -308,3 +440,34 @@ async def natural_secrets(
         core.cipher.decrypt(prof.id_no, context=_ID_CONTEXT),
         core.cipher.decrypt(prof.phone, context=_PHONE_CONTEXT) if prof.phone else None,
     )
+
+
+async def send_phone_code(core: IdentityCore, account_id: str, phone: str) -> None:
+    """绑定手机号, step 1: send a code to the number (within its send limits). Same
+    answer whether or not another account has the number."""
+    number = normalise_phone(phone)
+    index = phone_index(core, number)
+    async with core.db.transaction() as session:
+        if await session.get(NaturalPerson, account_id) is None:
+            raise Problem(403, "only natural persons attach a mobile number", code="forbidden")
+        await sms.issue_code(session, core, number, index, purpose="绑定手机")
+
+
+async def confirm_phone(core: IdentityCore, account_id: str, phone: str, code: str) -> str:
+    """绑定手机号, step 2: the code proves possession, so the number moves to this account
+    (from any account that held it before: numbers are recycled). Returns it masked."""
+    number = normalise_phone(phone)
+    index = phone_index(core, number)
+    async with core.db.transaction() as session:
+        person = await session.get(NaturalPerson, account_id, with_for_update=True)
+        if person is None:
+            raise Problem(403, "only natural persons attach a mobile number", code="forbidden")
+        if not await sms.check_code(session, index, code):
+            raise Problem(400, "the code is wrong or has expired", code="invalid-code")
+        holder = await repo.natural_by_phone(session, index)
+        if holder is not None and holder.account_id != account_id:
+            holder.phone, holder.phone_index = None, None
+            await session.flush()
+        person.phone = core.cipher.encrypt(number, context=_PHONE_CONTEXT)
+        person.phone_index = index
+    return mask_phone(number)

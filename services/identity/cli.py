@@ -13,8 +13,12 @@ import typer
 from services.identity import accounts, clients
 from services.identity.clients import ClientSpec
 from services.identity.core import IdentityCore, build_core
+from services.identity.events import audit
 from services.identity.settings import IdentitySettings
+from services.identity.store import repo
+from services.identity.store.tables import StaffMember
 from services.runtime.db import Database
+from services.runtime.messaging import Messaging
 from services.runtime.problems import Problem
 
 app = typer.Typer(help="统一身份认证: OAuth clients and user accounts", no_args_is_help=True)
@@ -31,7 +35,8 @@ def _run(work: Callable[[IdentityCore], Awaitable[T]], database_url: str | None 
     async def main() -> T:
         db = Database(settings.resolved_database_url())
         try:
-            return await work(build_core(settings, db, None))
+            # Events (role changes) go to the outbox; the running service relays them.
+            return await work(build_core(settings, db, Messaging(settings, db)))
         finally:
             await db.dispose()
 
@@ -85,7 +90,8 @@ def create_user(
     phone: Annotated[str | None, typer.Option()] = None,
     username: Annotated[str | None, typer.Option(help="account name (staff: required)")] = None,
     level: Annotated[
-        str | None, typer.Option(help="L2..L5, vouched by the operator (default L2; staff L3)")
+        str | None,
+        typer.Option(help="L2..L5; L3+ = the operator vouches for the identity (default L2)"),
     ] = None,
     role: Annotated[list[str] | None, typer.Option(help="staff role; repeat")] = None,
     division: Annotated[str | None, typer.Option(help="行政区划代码 (staff)")] = None,
@@ -127,7 +133,7 @@ def create_user(
                     department=department,
                     division=division,
                     roles=role or [],
-                    level=level or "L3",
+                    level=level or "L2",
                 )
             else:
                 raise Problem(422, "--type must be natural, legal or staff")
@@ -139,6 +145,39 @@ def create_user(
                 "id_number": subject.id_no_masked,
                 "uscc": subject.uscc,
             }
+
+    typer.echo(json.dumps(_run(work), ensure_ascii=False))
+
+
+@users_app.command("roles")
+def set_roles(
+    username: Annotated[str, typer.Option(help="staff account name")],
+    role: Annotated[list[str] | None, typer.Option(help="role; repeat (none = no roles)")] = None,
+) -> None:
+    """Replace a staff member's roles, any role included (``identity-superadmin`` is granted
+    only here, never through the API). Audited on hub.identity with by = "cli"."""
+
+    async def work(core: IdentityCore) -> dict[str, Any]:
+        roles = sorted(set(role or []))
+        accounts.check_roles(roles)
+        async with core.db.transaction() as session:
+            acc = await repo.account_by_username(session, username)
+            member = await session.get(StaffMember, acc.id) if acc is not None else None
+            if acc is None or member is None:
+                raise Problem(404, "no staff member with this account name")
+            before = sorted(member.roles or [])
+            member.roles = roles
+            await audit.staff_changed(
+                session,
+                core,
+                change="roles-changed",
+                sub=acc.id,
+                org_uscc=member.org_uscc,
+                by="cli",
+                roles=roles,
+                roles_before=before,
+            )
+            return {"sub": acc.id, "roles": roles, "roles_before": before}
 
     typer.echo(json.dumps(_run(work), ensure_ascii=False))
 

@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity import accounts
 from services.identity.core import IdentityCore
+from services.identity.domain.levels import rank
 from services.identity.events import audit
 from services.identity.secrets import new_id
 from services.identity.store import repo
-from services.identity.store.tables import DelegationRow, LegalPerson
+from services.identity.store.tables import DelegationRow, LegalPerson, NaturalPerson
 from services.runtime.auth import Principal
 from services.runtime.db import utcnow
 from services.runtime.problems import Problem
@@ -21,7 +22,8 @@ from services.runtime.problems import Problem
 async def _legal_administered_by(
     session: AsyncSession, principal: Principal, uscc: str
 ) -> LegalPerson:
-    """The legal person itself (法人账号) or its registered administrator may manage."""
+    """The legal person itself (法人账号) or its registered administrator may list and
+    revoke."""
     legal = await repo.legal_by_uscc(session, uscc)
     if legal is None:
         raise Problem(404, "no legal person with this USCC")
@@ -32,6 +34,32 @@ async def _legal_administered_by(
     if not (own or admin):
         raise Problem(
             403, "only the legal person or its administrator may do this", code="forbidden"
+        )
+    return legal
+
+
+async def _granting_representative(
+    session: AsyncSession, principal: Principal, uscc: str
+) -> LegalPerson:
+    """Only the verified 法定代表人 grants: the legal person is confirmed by the
+    legal-person base (L3+), the caller is its administrator, has passed 实名核验 and
+    logged in at L3+."""
+    legal = await _legal_administered_by(session, principal, uscc)
+    acc = await repo.account(session, legal.account_id)
+    rep = await session.get(NaturalPerson, principal.subject)
+    if (
+        principal.subject != legal.admin_account_id
+        or acc is None
+        or rank(acc.level) < rank("L3")
+        or rep is None
+        or rep.realname_verified_at is None
+        or not principal.assurance_at_least("L3")
+    ):
+        raise Problem(
+            403,
+            "only the verified 法定代表人 of a verified legal person, logged in at L3, grants "
+            "授权代办",
+            code="forbidden",
         )
     return legal
 
@@ -64,10 +92,12 @@ async def grant(
     if ends_at <= now:
         raise Problem(422, "ends_at must lie in the future")
     async with core.db.transaction() as session:
-        legal = await _legal_administered_by(session, principal, uscc)
-        agent = await accounts.find_by_username(session, core, agent_id_number)
-        if agent is None or agent.kind != "natural":
-            raise Problem(404, "no registered natural person with this ID number")
+        legal = await _granting_representative(session, principal, uscc)
+        # Only a verified account can be the agent: an unverified claim of the number may
+        # be a squatter's.
+        agent = await accounts.verified_natural_account(session, core, agent_id_number)
+        if agent is None:
+            raise Problem(404, "no verified natural person with this ID number")
         row = DelegationRow(
             id=new_id("dg"),
             legal_account_id=legal.account_id,

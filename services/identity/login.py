@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity import accounts, sms
@@ -24,7 +25,13 @@ from services.identity.events import audit
 from services.identity.realname import RealNameUnavailable
 from services.identity.secrets import digest, new_secret, verify_password
 from services.identity.store import repo
-from services.identity.store.tables import Account, BrowserSession, LoginChallenge, NaturalPerson
+from services.identity.store.tables import (
+    Account,
+    BrowserSession,
+    LoginChallenge,
+    LoginFailure,
+    NaturalPerson,
+)
 from services.runtime.db import utcnow
 
 log = logging.getLogger("hub.identity.login")
@@ -50,6 +57,21 @@ class Attempt:
     ip: str | None
 
 
+def _source(attempt: Attempt) -> str:
+    """Where an attempt comes from: the client address (the gateway's X-Forwarded-For)."""
+    return (attempt.ip or "unknown")[:64]
+
+
+async def _failures(session: AsyncSession, acc: Account, attempt: Attempt) -> LoginFailure:
+    """The lockout state of this account for this source (created on first use)."""
+    key = {"account_id": acc.id, "source": _source(attempt)}
+    row = await session.get(LoginFailure, key, with_for_update=True)
+    if row is None:
+        row = LoginFailure(**key, failures=0)
+        session.add(row)
+    return row
+
+
 async def _fail(
     session: AsyncSession,
     core: IdentityCore,
@@ -59,11 +81,12 @@ async def _fail(
     reason: str,
 ) -> LoginResult:
     now = utcnow()
-    outcome = lockout.record_failure(acc.failed_logins, acc.last_failure_at, now, core.policy)
-    acc.failed_logins = outcome.failures
-    acc.last_failure_at = now
+    state = await _failures(session, acc, attempt)
+    outcome = lockout.record_failure(state.failures, state.last_failure_at, now, core.policy)
+    state.failures = outcome.failures
+    state.last_failure_at = now
     if outcome.locked_until is not None:
-        acc.locked_until = outcome.locked_until
+        state.locked_until = outcome.locked_until
     await _audit(session, core, attempt, outcome="failed", method=method, acc=acc, reason=reason)
     if outcome.locked_until is not None:
         await audit.account_locked(
@@ -72,8 +95,11 @@ async def _fail(
             account_id=acc.id,
             failures=outcome.failures,
             until=outcome.locked_until.isoformat(),
+            ip=attempt.ip,
         )
-        log.warning("account %s locked until %s", acc.id, outcome.locked_until.isoformat())
+        log.warning(
+            "account %s locked for one source until %s", acc.id, outcome.locked_until.isoformat()
+        )
         return _locked_result(outcome.locked_until, now)
     return LoginResult(False, 401, "用户名或密码错误 (wrong login name or password)")
 
@@ -116,11 +142,12 @@ async def _locked(
     session: AsyncSession, core: IdentityCore, acc: Account, attempt: Attempt, method: str
 ) -> LoginResult | None:
     now = utcnow()
-    if not lockout.is_locked(acc.locked_until, now):
+    state = await session.get(LoginFailure, {"account_id": acc.id, "source": _source(attempt)})
+    if state is None or not lockout.is_locked(state.locked_until, now):
         return None
     await _audit(session, core, attempt, outcome="failed", method=method, acc=acc, reason="locked")
-    assert acc.locked_until is not None
-    return _locked_result(acc.locked_until, now)
+    assert state.locked_until is not None
+    return _locked_result(state.locked_until, now)
 
 
 async def _unknown(
@@ -133,9 +160,12 @@ async def _unknown(
 async def _succeed(
     session: AsyncSession, core: IdentityCore, acc: Account, attempt: Attempt, amr: list[str]
 ) -> LoginResult:
-    acc.failed_logins = 0
-    acc.last_failure_at = None
-    acc.locked_until = None
+    # A success clears this source's count only (Keycloak resets on success as well).
+    await session.execute(
+        delete(LoginFailure).where(
+            LoginFailure.account_id == acc.id, LoginFailure.source == _source(attempt)
+        )
+    )
     cookie, row = new_browser_session(core, acc, amr)
     session.add(row)
     method = {"pwd": "password", "otp": "totp"}.get(amr[-1], amr[-1])
@@ -163,18 +193,37 @@ async def password_login(
     core: IdentityCore, username: str, password: str, attempt: Attempt
 ) -> LoginResult:
     async with core.db.sessionmaker() as read:
-        acc = await accounts.find_by_username(read, core, username)
-        stored = acc.password_hash if acc else None
+        candidates = [
+            (a.id, a.password_hash) for a in await accounts.login_candidates(read, core, username)
+        ]
     # argon2 costs ~20-30 ms of CPU: off the event loop. Unknown accounts pay it too.
-    ok = await asyncio.to_thread(verify_password, core.hasher, stored, password)
+    matched: str | None = None
+    for account_id, stored in candidates or [("", None)]:
+        if await asyncio.to_thread(verify_password, core.hasher, stored, password):
+            matched = account_id
+            break
     async with core.db.transaction() as session:
-        if acc is None:
+        if not candidates:
             return await _unknown(session, core, attempt, "password")
-        acc = await session.get(Account, acc.id, with_for_update=True)
+        if matched is None:
+            # Every claim of the login name takes the failure (for this source).
+            result: LoginResult | None = None
+            for account_id, _ in candidates:
+                acc = await session.get(Account, account_id, with_for_update=True)
+                assert acc is not None
+                locked = await _locked(session, core, acc, attempt, "password")
+                outcome = locked or await _fail(
+                    session, core, acc, attempt, "password", "bad-password"
+                )
+                if result is None or outcome.status == 423:
+                    result = outcome
+            assert result is not None
+            return result
+        acc = await session.get(Account, matched, with_for_update=True)
         assert acc is not None
         if (locked := await _locked(session, core, acc, attempt, "password")) is not None:
             return locked
-        if acc.disabled or not ok:
+        if acc.disabled:
             return await _fail(session, core, acc, attempt, "password", "bad-password")
         if acc.totp_secret:
             handle = new_secret()
@@ -214,7 +263,8 @@ async def totp_login(core: IdentityCore, handle: str, code: str, attempt: Attemp
 
 
 async def send_sms_code(core: IdentityCore, phone: str) -> None:
-    """Send a code if the number belongs to an account; say nothing either way."""
+    """Send a login code if the number belongs to an account and its send limits allow;
+    say nothing either way (the page is the same)."""
     try:
         number = accounts.normalise_phone(phone)
     except Exception:
@@ -260,6 +310,26 @@ async def end_session(core: IdentityCore, session_id: str) -> int:
         return await repo.revoke_by_session(session, session_id, now)
 
 
+_MISMATCH = "实名核验未通过 (the population base does not confirm this name and ID number)"
+
+
+async def _step_up_refused(
+    session: AsyncSession, core: IdentityCore, acc: Account, attempt: Attempt, reason: str
+) -> None:
+    await audit.login_attempt(
+        session,
+        core,
+        outcome="failed",
+        username_masked=acc.id,
+        method="step-up",
+        account_id=acc.id,
+        subject_type="natural",
+        reason=reason,
+        client_id=attempt.client_id,
+        ip=attempt.ip,
+    )
+
+
 async def step_up_realname(core: IdentityCore, session_id: str, attempt: Attempt) -> LoginResult:
     """L2 → L3: 实名核验 of the account's name + ID number, then raise the session."""
     async with core.db.sessionmaker() as read:
@@ -270,6 +340,13 @@ async def step_up_realname(core: IdentityCore, session_id: str, attempt: Attempt
         if acc is None or acc.kind != "natural":
             return LoginResult(False, 403, "实名核验 applies to natural persons only")
         name, id_no, _ = await accounts.natural_secrets(read, core, acc.id)
+        taken = await accounts.verified_natural_account(read, core, id_no)
+    if taken is not None and taken.id != acc.id:
+        # Another account passed 实名核验 for this ID number: this claim never will.
+        # The answer is the mismatch answer (no hint who holds the number).
+        async with core.db.transaction() as session:
+            await _step_up_refused(session, core, acc, attempt, "realname-claimed")
+        return LoginResult(False, 403, _MISMATCH)
     try:
         result = await core.realname.verify(name, id_no)
     except RealNameUnavailable as exc:
@@ -280,26 +357,25 @@ async def step_up_realname(core: IdentityCore, session_id: str, attempt: Attempt
         bs = await session.get(BrowserSession, session_id)
         assert acc is not None and bs is not None
         if not result.matched:
-            await audit.login_attempt(
-                session,
-                core,
-                outcome="failed",
-                username_masked=acc.id,
-                method="step-up",
-                account_id=acc.id,
-                subject_type="natural",
-                reason="realname-mismatch",
-                client_id=attempt.client_id,
-                ip=attempt.ip,
-            )
-            return LoginResult(
-                False, 403, "姓名与身份证号码不一致 (name and ID number do not match)"
-            )
+            await _step_up_refused(session, core, acc, attempt, "realname-mismatch")
+            return LoginResult(False, 403, _MISMATCH)
+        person = await session.get(NaturalPerson, acc.id, with_for_update=True)
+        assert person is not None
+        if person.realname_verified_at is None:
+            if await repo.verified_natural(session, person.id_no_index) is not None:
+                await _step_up_refused(session, core, acc, attempt, "realname-claimed")
+                return LoginResult(False, 403, _MISMATCH)
+            person.realname_verified_at = utcnow()
+            try:
+                # Two claims verifying at once: the partial unique index lets one win.
+                async with session.begin_nested():
+                    await session.flush()
+            except IntegrityError:
+                person.realname_verified_at = None
+                await _step_up_refused(session, core, acc, attempt, "realname-claimed")
+                return LoginResult(False, 403, _MISMATCH)
         if rank(acc.level) < rank("L3"):
             acc.level = "L3"
-        person = await session.get(NaturalPerson, acc.id)
-        if person is not None:
-            person.realname_verified_at = utcnow()
         bs.acr = session_level(acc.level, METHOD_CAP)
         bs.amr = [*bs.amr, "realname"]
         await audit.login_attempt(

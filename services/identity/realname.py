@@ -1,8 +1,9 @@
-"""实名核验: name + 公民身份号码 checked against the population base (level L3).
+"""实名核验: name + 公民身份号码 checked against the population base (level L3), and
+法人核验: USCC + company name + 法定代表人 (name, 公民身份号码) against the legal-person base.
 
 Pluggable: the default asks the provincial service through the gateway adapter
-(``POST /api/adapters/realname/v1/verify``), authenticating with a client-credentials
-token this service mints for itself (scope ``realname:verify``).
+(``POST /api/adapters/realname/v1/verify`` and ``…/verify-legal``), authenticating with a
+client-credentials token this service mints for itself (scope ``realname:verify``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class RealNameUnavailable(Exception):
 class RealNameVerifier(Protocol):
     async def verify(self, name: str, id_number: str) -> RealNameResult: ...
 
+    async def verify_legal(
+        self, uscc: str, name: str, representative_name: str, representative_id_number: str
+    ) -> RealNameResult: ...
+
 
 class GatewayRealNameVerifier:
     def __init__(
@@ -44,9 +49,11 @@ class GatewayRealNameVerifier:
         url: str,
         timeout: float,
         transport: httpx.AsyncBaseTransport | None = None,
+        legal_url: str | None = None,
     ) -> None:
         self.core = core
         self.url = url
+        self.legal_url = legal_url or url.rstrip("/") + "-legal"
         self.timeout = timeout
         self.transport = transport  # tests: the gateway app in-process
 
@@ -68,12 +75,26 @@ class GatewayRealNameVerifier:
         return jwt.encode({"alg": "ES256", "kid": key.kid}, claims, key)
 
     async def verify(self, name: str, id_number: str) -> RealNameResult:
+        return await self._ask(self.url, {"name": name, "id_number": id_number})
+
+    async def verify_legal(
+        self, uscc: str, name: str, representative_name: str, representative_id_number: str
+    ) -> RealNameResult:
+        return await self._ask(
+            self.legal_url,
+            {
+                "uscc": uscc,
+                "name": name,
+                "representative_name": representative_name,
+                "representative_id_number": representative_id_number,
+            },
+        )
+
+    async def _ask(self, url: str, body: dict[str, str]) -> RealNameResult:
         try:
             async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as client:
                 response = await client.post(
-                    self.url,
-                    json={"name": name, "id_number": id_number},
-                    headers={"Authorization": f"Bearer {self._service_token()}"},
+                    url, json=body, headers={"Authorization": f"Bearer {self._service_token()}"}
                 )
         except httpx.HTTPError as exc:
             raise RealNameUnavailable(
@@ -91,9 +112,16 @@ class UnavailableVerifier:
     async def verify(self, name: str, id_number: str) -> RealNameResult:
         raise RealNameUnavailable("no 实名核验 service is configured")
 
+    async def verify_legal(
+        self, uscc: str, name: str, representative_name: str, representative_id_number: str
+    ) -> RealNameResult:
+        raise RealNameUnavailable("no 法人核验 service is configured")
+
 
 def verifier_from_settings(core: IdentityCore) -> RealNameVerifier:
     s = core.settings
     if s.identity_realname_verifier == "gateway":
-        return GatewayRealNameVerifier(core, s.realname_url, s.identity_realname_timeout)
+        return GatewayRealNameVerifier(
+            core, s.realname_url, s.identity_realname_timeout, legal_url=s.realname_legal_url
+        )
     return UnavailableVerifier()

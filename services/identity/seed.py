@@ -1,4 +1,5 @@
-"""Demo data for ``make run`` (idempotent): a portal client, a county client, a citizen."""
+"""Demo data for ``make run`` (idempotent): a portal client, a county client, a verified
+citizen (L3, so a newcomer sees their data after logging in) and a verified staff admin."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ CITIZEN_PASSWORD = "demo-citizen-pass"
 # The county secret is fixed for the demo only (printed by `make run`); real clients get
 # random secrets from `hub clients create`.
 COUNTY_SECRET = "demo-county-secret-change-me"
+STAFF_USERNAME = "demo.admin"
+STAFF_PASSWORD = "demo-staff-pass"
+STAFF_ORG = "11440203MB2C3D4E57"  # 武江区政务服务数据管理局 (demo)
 
 
 async def seed_demo(database_url: str) -> list[str]:
@@ -51,6 +55,7 @@ async def seed_demo(database_url: str) -> list[str]:
                 )
                 row.secret_hash = digest(COUNTY_SECRET)
             if await accounts.find_by_username(session, core, CITIZEN_ID) is None:
+                # Level L3 = the operator vouches for 实名核验 (demo data only).
                 await accounts.create_natural(
                     session,
                     core,
@@ -58,6 +63,20 @@ async def seed_demo(database_url: str) -> list[str]:
                     name="张三",
                     password=CITIZEN_PASSWORD,
                     phone="13800138000",
+                    level="L3",
+                )
+            if await repo.account_by_username(session, STAFF_USERNAME) is None:
+                await accounts.create_staff(
+                    session,
+                    core,
+                    username=STAFF_USERNAME,
+                    name="王管理",
+                    password=STAFF_PASSWORD,
+                    org_uscc=STAFF_ORG,
+                    department="信息中心",
+                    division="440203",
+                    roles=["identity-admin", "case-officer"],
+                    level="L3",
                 )
     finally:
         await db.dispose()
@@ -69,7 +88,9 @@ async def seed_demo(database_url: str) -> list[str]:
         f"curl -u {COUNTY_ID}:{COUNTY_SECRET} -d grant_type=client_credentials "
         f"-d scope=cases:push {issuer}/token",
         f"identity: demo citizen 张三, login name = ID number (see services/identity/seed.py) "
-        f"or phone 138****8000, password '{CITIZEN_PASSWORD}'",
+        f"or phone 138****8000, password '{CITIZEN_PASSWORD}' (verified, L3)",
+        f"identity: demo staff '{STAFF_USERNAME}' (identity-admin, case-officer; L3) "
+        f"password '{STAFF_PASSWORD}'",
     ]
 
 

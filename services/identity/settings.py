@@ -37,6 +37,15 @@ class IdentitySettings(HubSettings):
     identity_argon2_parallelism: int = 1
 
     identity_sms_code_lifetime: int = 300
+    # Per mobile number, whoever asks (whether or not the number is registered).
+    identity_sms_min_interval: int = Field(default=60, description="seconds between codes")
+    identity_sms_daily_limit: int = Field(default=10, description="codes per number per 24 h")
+    # Unverified (L2) accounts claiming one ID number that a password login tries, newest
+    # first; once an account is verified the ID number logs in to that account only.
+    identity_login_id_candidates: int = 5
+    # Which staff role may grant which roles (JSON object role -> [roles]); empty = the
+    # default of services/identity/domain/roles.py.
+    identity_role_grants: dict[str, list[str]] = Field(default_factory=dict)
     identity_sms_sender: str = Field(default="local", description="local (table) | none")
 
     identity_realname_verifier: str = Field(
@@ -45,6 +54,11 @@ class IdentitySettings(HubSettings):
     identity_realname_url: str = Field(
         default="",
         description="adapter URL; default <public_base_url>/api/adapters/realname/v1/verify",
+    )
+    identity_realname_legal_url: str = Field(
+        default="",
+        description="legal-person check; default <public_base_url>/api/adapters/realname/v1/"
+        "verify-legal",
     )
     identity_realname_timeout: float = 5.0
 
@@ -62,3 +76,17 @@ class IdentitySettings(HubSettings):
         return self.identity_realname_url or (
             self.public_base_url.rstrip("/") + "/api/adapters/realname/v1/verify"
         )
+
+    @property
+    def realname_legal_url(self) -> str:
+        return self.identity_realname_legal_url or (
+            self.public_base_url.rstrip("/") + "/api/adapters/realname/v1/verify-legal"
+        )
+
+    @property
+    def role_grants(self) -> dict[str, tuple[str, ...]]:
+        from services.identity.domain.roles import DEFAULT_GRANTS
+
+        if not self.identity_role_grants:
+            return DEFAULT_GRANTS
+        return {k: tuple(v) for k, v in self.identity_role_grants.items()}

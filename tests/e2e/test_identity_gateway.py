@@ -26,13 +26,17 @@ from joserfc.jwk import KeySet
 from hub.broker import LocalBroker
 from services.identity import seed
 from tests.peers.county_system import COUNTIES, REST_PATH, CountySystem
-from tests.peers.province_realname import ProvinceRealName
+from tests.peers.province_realname import Company, ProvinceRealName
 from tests.support.apps import migrate
 from tests.support.postgres import DatabaseFactory
 from tests.support.processes import AppProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 PROBLEM = "application/problem+json"
+REAL_ID = "440106199001011235"
+REAL_NAME = "王五"
+COMPANY = "91440106MA5CXY7124"  # in the legal-person base, 法定代表人 王五
+COMPANY_NAME = "广州天河示例有限公司"
 
 
 @dataclass
@@ -50,6 +54,8 @@ class Stack:
 def stack(pg: DatabaseFactory, broker: LocalBroker, log_dir: Path) -> Iterator[Stack]:
     province = ProvinceRealName()
     province.people[seed.CITIZEN_ID] = "张三"
+    province.people[REAL_ID] = REAL_NAME
+    province.companies[COMPANY] = Company(COMPANY_NAME, REAL_NAME, REAL_ID)
     province.start()
     identity_db = pg.create_sync("e2e_idgw_identity")
     gateway_db = pg.create_sync("e2e_idgw_gateway")
@@ -88,7 +94,8 @@ def stack(pg: DatabaseFactory, broker: LocalBroker, log_dir: Path) -> Iterator[S
         identity.stop()
         province.stop()
         for proc in (identity, gateway):
-            assert seed.CITIZEN_ID not in proc.log_text(), f"full ID number in {proc.name} log"
+            for number in (seed.CITIZEN_ID, REAL_ID):
+                assert number not in proc.log_text(), f"full ID number in {proc.name} log"
 
 
 def _query(url: str) -> dict[str, str]:
@@ -180,7 +187,8 @@ async def test_portal_flow_through_the_gateway(stack: Stack) -> None:
             exp={"essential": True},
         ).validate(claims)
         assert claims["at_hash"] == create_half_hash(token["access_token"], "ES256").decode()
-        assert claims["acr"] == "L2" and claims["sub_type"] == "natural"
+        # The demo citizen is verified (L3) by the seed, like `make run`.
+        assert claims["acr"] == "L3" and claims["sub_type"] == "natural"
         access = jwt.decode(token["access_token"], jwks).claims
         assert access["iss"] == iss and access["scope"] == "openid profile cases:read"
 
@@ -194,21 +202,15 @@ async def test_portal_flow_through_the_gateway(stack: Stack) -> None:
         assert again["sub"] == claims["sub"] and again["auth_time"] == claims["auth_time"]
         assert (await rp.get(meta["userinfo_endpoint"])).status_code == 200
 
-        # -- step-up to L3: identity → gateway adapter → province simulator --------------
+        # -- an L3 request: the verified session answers at once (no province call) ------
         v3 = generate_token(48)
         url3, _ = rp.create_authorization_url(
             meta["authorization_endpoint"], code_verifier=v3, acr_values="L3"
         )
-        offer = await browser.get(url3)
-        assert offer.status_code == 200 and "实名核验" in offer.text
-        action, fields = _form(offer.text)
-        assert action == f"{iss}/login/step-up"
         calls = stack.province.calls
-        raised = await browser.post(action, data=fields)
-        assert raised.status_code == 303, raised.text
-        assert stack.province.calls == calls + 1
-        code3 = await browser.get(raised.headers["location"])
+        code3 = await browser.get(url3)
         assert code3.status_code == 302 and "code=" in code3.headers["location"]
+        assert stack.province.calls == calls
         l3 = await rp.fetch_token(
             meta["token_endpoint"],
             authorization_response=code3.headers["location"],
@@ -278,3 +280,99 @@ async def test_county_client_credentials_accepted_by_gateway_intake(stack: Stack
             data={"grant_type": "client_credentials"},
         )
         assert wrong_secret.status_code == 401 and wrong_secret.json()["error"] == "invalid_client"
+
+
+async def _portal_login(
+    stack: Stack, browser: httpx.AsyncClient, username: str, password: str, **params: str
+) -> httpx.Response:
+    """Authorization request through the gateway; log in on the form if one is shown.
+    Returns the last response (a redirect to the portal, or the page that refused)."""
+    iss = stack.issuer
+    query = {
+        "response_type": "code",
+        "client_id": seed.PORTAL_ID,
+        "redirect_uri": seed.PORTAL_REDIRECT,
+        "scope": "openid profile",
+        "code_challenge": generate_token(43),
+        "code_challenge_method": "S256",
+        **params,
+    }
+    page = await browser.get(f"{iss}/authorize", params=query)
+    if page.status_code != 200 or 'name="password"' not in page.text:
+        return page
+    action, fields = _form(page.text)
+    posted = await browser.post(action, data={**fields, "username": username, "password": password})
+    if posted.status_code != 303:
+        return posted
+    return await browser.get(posted.headers["location"])
+
+
+async def test_squatter_real_person_and_legal_person_through_the_gateway(stack: Stack) -> None:
+    """Registration through the gateway: a squatter's claim of 王五's ID number stays L2
+    and cannot verify once 王五 has; 王五 verifies (step-up via the adapter and the
+    province) and registers his company against the legal-person base."""
+    iss = stack.issuer
+    async with httpx.AsyncClient(timeout=15) as api:
+        register = f"{iss}/v1/register/natural"
+        squat = await api.post(
+            register, json={"id_number": REAL_ID, "name": REAL_NAME, "password": "squat pass 1"}
+        )
+        real = await api.post(
+            register, json={"id_number": REAL_ID, "name": REAL_NAME, "password": "wang wu pass"}
+        )
+        assert squat.status_code == real.status_code == 202 and squat.text == real.text
+
+    async with httpx.AsyncClient(timeout=15) as wang:
+        landed = await _portal_login(stack, wang, REAL_ID, "wang wu pass")
+        assert landed.status_code == 302 and "code=" in landed.headers["location"]
+        # Asking for L3 offers 实名核验: identity → gateway adapter → province.
+        offer = await _portal_login(stack, wang, REAL_ID, "wang wu pass", acr_values="L3")
+        assert offer.status_code == 200 and "实名核验" in offer.text
+        action, fields = _form(offer.text)
+        calls = stack.province.calls
+        raised = await wang.post(action, data=fields)
+        assert raised.status_code == 303, raised.text
+        assert stack.province.calls == calls + 1
+        code = await wang.get(raised.headers["location"])
+        assert code.status_code == 302 and "code=" in code.headers["location"]
+        # The session is L3 now: a client library fetches an L3 token without a form.
+        rp = AsyncOAuth2Client(
+            client_id=seed.PORTAL_ID,
+            redirect_uri=seed.PORTAL_REDIRECT,
+            scope="openid profile",
+            code_challenge_method="S256",
+            timeout=15,
+        )
+        async with rp:
+            v = generate_token(48)
+            url, _ = rp.create_authorization_url(
+                f"{iss}/authorize", code_verifier=v, acr_values="L3"
+            )
+            direct = await wang.get(url)
+            assert direct.status_code == 302
+            token = await rp.fetch_token(
+                f"{iss}/token", authorization_response=direct.headers["location"], code_verifier=v
+            )
+        access = jwt.decode(
+            token["access_token"], KeySet.import_key_set((await wang.get(f"{iss}/jwks")).json())
+        ).claims
+        assert access["acr"] == "L3" and access["sub_type"] == "natural"
+
+        # 王五 registers his company: the legal-person base confirms USCC, name and him.
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+        legal_calls = stack.province.legal_calls
+        wrong = await wang.post(
+            f"{iss}/v1/register/legal", json={"uscc": COMPANY, "name": "别的公司"}, headers=auth
+        )
+        assert wrong.status_code == 403 and wrong.headers["content-type"].startswith(PROBLEM)
+        company = await wang.post(
+            f"{iss}/v1/register/legal", json={"uscc": COMPANY, "name": COMPANY_NAME}, headers=auth
+        )
+        assert company.status_code == 201, company.text
+        assert company.json()["level"] == "L3"
+        assert stack.province.legal_calls == legal_calls + 2
+
+    # The squatter's password no longer opens anything under that ID number.
+    async with httpx.AsyncClient(timeout=15) as squatter:
+        refused = await _portal_login(stack, squatter, REAL_ID, "squat pass 1")
+        assert refused.status_code == 401

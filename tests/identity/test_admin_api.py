@@ -27,6 +27,7 @@ OTHER_ORG = valid_uscc("11440204MB2C3D4E6")
 ADMIN_PASSWORD = "admin password 1"
 CLERK_PASSWORD = "clerk password 1"
 PROBLEM = "application/problem+json"
+ADMIN_ROLES = ["case-officer", "eval-reviewer", "identity-admin", "ops"]
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +35,10 @@ async def env(pg):
     url = await pg.create("identity_admin")
     async with identity_env(url) as e:
         async with e.core.db.transaction() as session:
-            for username, password, roles in (
-                ("ops.admin", ADMIN_PASSWORD, ["identity-admin", "ops"]),
-                ("clerk", CLERK_PASSWORD, ["case-officer"]),
+            # The admin is vouched for by the operator (L3); staff otherwise start at L2.
+            for username, password, roles, level in (
+                ("ops.admin", ADMIN_PASSWORD, ADMIN_ROLES, "L3"),
+                ("clerk", CLERK_PASSWORD, ["case-officer"], "L2"),
             ):
                 await accounts.create_staff(
                     session,
@@ -48,6 +50,7 @@ async def env(pg):
                     department="信息中心",
                     division="440203",
                     roles=roles,
+                    level=level,
                 )
         yield e
 
@@ -69,7 +72,7 @@ async def test_staff_login_carries_org_roles_division_and_department(env) -> Non
     tokens = await _tokens(env, "ops.admin", ADMIN_PASSWORD)
     p = await _verifier(env).verify(tokens["access_token"])
     assert p.subject_type == "staff" and p.subject.startswith("st")
-    assert p.uscc == ORG and p.roles == frozenset({"identity-admin", "ops"})
+    assert p.uscc == ORG and p.roles == frozenset(ADMIN_ROLES)
     assert p.division == "440203" and p.department == "信息中心"
     assert p.acr == "L3" and p.name == "王管理" and p.id_ref is None
     id_claims = jwt.decode(tokens["id_token"], KeySet.import_key_set(env.core.keys.jwks)).claims
@@ -78,7 +81,7 @@ async def test_staff_login_carries_org_roles_division_and_department(env) -> Non
     info = await env.http.get(
         f"{ISSUER}/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
     )
-    assert info.status_code == 200 and info.json()["roles"] == ["identity-admin", "ops"]
+    assert info.status_code == 200 and info.json()["roles"] == ADMIN_ROLES
 
 
 async def test_admin_creates_a_client_usable_for_client_credentials(env) -> None:
@@ -131,13 +134,14 @@ async def test_admin_creates_staff_who_can_log_in(env) -> None:
         },
     )
     assert created.status_code == 201, created.text
-    assert created.json()["sub_type"] == "staff" and created.json()["level"] == "L3"
+    # Staff start at L2 until an in-person check (or the operator) vouches more.
+    assert created.json()["sub_type"] == "staff" and created.json()["level"] == "L2"
     p = await _verifier(env).verify(
         (await _tokens(env, "window.01", "window password 1"))["access_token"]
     )
     assert p.subject == created.json()["sub"] and p.uscc == ORG
     assert p.roles == frozenset({"case-officer", "eval-reviewer"})
-    assert p.department == "综合受理窗口"
+    assert p.department == "综合受理窗口" and p.acr == "L2"
     again = await env.http.post(
         f"{ISSUER}/v1/admin/staff",
         headers=admin,

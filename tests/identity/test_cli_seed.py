@@ -85,7 +85,7 @@ def test_cli_creates_clients_and_users(pg, monkeypatch) -> None:
     assert staff.exit_code == 0, staff.output
     made_staff = json.loads(staff.output)
     assert made_staff["sub_type"] == "staff" and made_staff["uscc"] == STAFF_ORG
-    assert made_staff["level"] == "L3"  # staff accounts are vouched for by their org
+    assert made_staff["level"] == "L2"  # staff start at L2 until verified
     no_org = runner.invoke(
         app,
         [
@@ -109,6 +109,20 @@ async def test_seed_is_idempotent_and_usable(pg) -> None:
             data={"grant_type": "client_credentials", "scope": "cases:push"},
         )
         assert r.status_code == 200 and r.json()["scope"] == "cases:push"
+    # The demo citizen and staff are verified, so a newcomer sees data after logging in.
+    from services.identity import accounts, seed
+    from services.identity.store.tables import NaturalPerson
+
+    app = create_app(settings_for(url))
+    async with serve(app, base_url=ISSUER):
+        core = app.state.hub.extras["identity"]
+        async with core.db.sessionmaker() as session:
+            citizen = await accounts.verified_natural_account(session, core, seed.CITIZEN_ID)
+            assert citizen is not None and citizen.level == "L3"
+            person = await session.get(NaturalPerson, citizen.id)
+            assert person is not None and person.realname_verified_at is not None
+            staff = await accounts.find_by_username(session, core, seed.STAFF_USERNAME)
+            assert staff is not None and staff.level == "L3"
 
 
 async def test_runs_on_sqlite(tmp_path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from services.identity import accounts
-from services.identity.store.tables import Account, LocalSmsMessage
+from services.identity.store.tables import Account, LocalSmsMessage, LoginFailure
 from services.runtime.auth import TokenVerifier
 from services.runtime.messaging.tables import outbox
 from tests.identity.support import (
@@ -22,6 +22,7 @@ from tests.identity.support import (
     browser,
     form_fields,
     identity_env,
+    mark_verified,
     user_tokens,
 )
 
@@ -80,9 +81,12 @@ async def test_lockout_grows_and_is_audited(env) -> None:
         assert r.status_code == 423
         async with env.core.db.transaction() as session:
             acc = await accounts.find_by_username(session, env.core, "110105194912310038")
-            assert acc is not None and acc.failed_logins == 5
+            assert acc is not None
+            # Counted for this account and this source (the test client's address).
+            state = await session.get(LoginFailure, {"account_id": acc.id, "source": "127.0.0.1"})
+            assert state is not None and state.failures == 5
             # The wait is over: 5 more failures lock for twice as long.
-            acc.locked_until = datetime.now(UTC) - timedelta(seconds=1)
+            state.locked_until = datetime.now(UTC) - timedelta(seconds=1)
         for _ in range(5):
             r = await b.post(
                 f"{ISSUER}/login",
@@ -152,6 +156,8 @@ async def test_sms_code_login(env) -> None:
 
 
 async def test_delegation_grant_use_and_revocation(env) -> None:
+    # Only a verified 法定代表人 (L3) of a verified legal person grants 授权代办.
+    await mark_verified(env.core, CITIZEN_ID)
     async with env.core.db.transaction() as session:
         admin = await accounts.find_by_username(session, env.core, CITIZEN_ID)
         assert admin is not None
@@ -162,9 +168,15 @@ async def test_delegation_grant_use_and_revocation(env) -> None:
             name="广州示例科技有限公司",
             password=None,
             admin_account_id=admin.id,
+            level="L3",  # confirmed by the legal-person base
         )
         await accounts.create_natural(
-            session, env.core, id_number=AGENT_ID, name="李四", password="agent password"
+            session,
+            env.core,
+            id_number=AGENT_ID,
+            name="李四",
+            password="agent password",
+            level="L3",
         )
     async with browser(env) as boss, browser(env) as agent_browser:
         boss_token = (await user_tokens(env, boss, CITIZEN_ID, CITIZEN_PASSWORD))["access_token"]

@@ -9,12 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from services.identity import accounts, clients, delegations, login
+from services.identity import accounts, clients, delegations, login, staff
 from services.identity.api.deps import CoreDep
 from services.identity.clients import ClientSpec
 from services.identity.tokens import check_active
 from services.runtime.auth import CurrentPrincipal, InvalidToken, Principal, require_roles
-from services.runtime.identifiers import InvalidIdentifier, validate_uscc
 from services.runtime.problems import Problem
 
 router = APIRouter(tags=["accounts"])
@@ -25,13 +24,15 @@ class NaturalRegistration(BaseModel):
     id_number: str = Field(description="公民身份号码")
     name: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=8, max_length=128)
-    phone: str | None = None
+    username: str | None = Field(
+        default=None, description="optional account name (opens exactly this account)"
+    )
 
 
 class LegalRegistration(BaseModel):
     uscc: str = Field(description="统一社会信用代码")
-    name: str = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=8, max_length=128)
+    name: str = Field(min_length=1, max_length=200, description="法人名称, as registered")
+    password: str | None = Field(default=None, min_length=8, max_length=128)
 
 
 class Registered(BaseModel):
@@ -40,47 +41,45 @@ class Registered(BaseModel):
     level: str
 
 
+class RegistrationAccepted(BaseModel):
+    status: str = "accepted"
+    level: str = "L2"
+    next: str = (
+        "log in with the ID number and password, then complete 实名核验 (L3) to see personal data"
+    )
+
+
 @router.post(
     "/v1/register/natural",
-    status_code=201,
-    response_model=Registered,
-    summary="Self-registration of a natural person (level L2)",
+    status_code=202,
+    response_model=RegistrationAccepted,
+    summary="Self-registration of a natural person (level L2; same answer for every ID)",
 )
-async def register_natural(body: NaturalRegistration, core: CoreDep) -> Registered:
-    async with core.db.transaction() as session:
-        acc = await accounts.create_natural(
-            session,
-            core,
-            id_number=body.id_number,
-            name=body.name,
-            password=body.password,
-            phone=body.phone,
-        )
-    return Registered(sub=acc.id, sub_type="natural", level=acc.level)
+async def register_natural(body: NaturalRegistration, core: CoreDep) -> RegistrationAccepted:
+    # No sub and no 409: the answer must not tell whether the ID number is known.
+    await accounts.register_natural(
+        core,
+        id_number=body.id_number,
+        name=body.name,
+        password=body.password,
+        username=body.username,
+    )
+    return RegistrationAccepted()
 
 
 @router.post(
     "/v1/register/legal",
     status_code=201,
     response_model=Registered,
-    summary="Registration of a legal person by its administrator",
+    summary="Registration of a legal person by its verified 法定代表人 (level L3)",
 )
 async def register_legal(
     body: LegalRegistration, core: CoreDep, principal: CurrentPrincipal
 ) -> Registered:
-    if principal.subject_type != "natural" or principal.actor is not None:
-        raise Problem(
-            403, "a natural person registers a legal person (and becomes its administrator)"
-        )
-    async with core.db.transaction() as session:
-        acc = await accounts.create_legal(
-            session,
-            core,
-            uscc=body.uscc,
-            name=body.name,
-            password=body.password,
-            admin_account_id=principal.subject,
-        )
+    await _active(core, principal)
+    acc = await accounts.register_legal(
+        core, principal, uscc=body.uscc, name=body.name, password=body.password
+    )
     return Registered(sub=acc.id, sub_type="legal", level=acc.level)
 
 
@@ -89,6 +88,18 @@ async def _active(core: Any, principal: Principal) -> None:
         await check_active(core, principal)
     except InvalidToken as exc:
         raise Problem(401, str(exc), code="unauthorized") from exc
+
+
+async def _active_admin(core: Any, admin: Principal) -> None:
+    """Administration needs a live token and a verified administrator (L3+): an
+    unverified staff account administers nothing."""
+    await _active(core, admin)
+    if not admin.assurance_at_least("L3"):
+        raise Problem(
+            403,
+            "administration needs a login at level L3 or above",
+            code="insufficient-assurance",
+        )
 
 
 @router.get("/v1/me", summary="The subject's own record (full identifiers: only to themself)")
@@ -119,6 +130,44 @@ async def enrol_totp(core: CoreDep, principal: CurrentPrincipal) -> dict[str, st
     if principal.subject_type == "client" or principal.actor is not None:
         raise Problem(403, "only the account holder may enrol a second factor")
     return {"otpauth_uri": await login.enrol_totp(core, principal.subject)}
+
+
+class PhoneRequest(BaseModel):
+    phone: str = Field(min_length=11, max_length=20, description="手机号码")
+
+
+class PhoneConfirmation(PhoneRequest):
+    code: str = Field(min_length=4, max_length=8)
+
+
+def _holder(principal: Principal) -> str:
+    if principal.subject_type != "natural" or principal.actor is not None:
+        raise Problem(403, "only the account holder may change the mobile number", code="forbidden")
+    return principal.subject
+
+
+@router.post(
+    "/v1/me/phone",
+    status_code=202,
+    summary="Attach a mobile number, step 1: an SMS code is sent (limits per number)",
+)
+async def send_phone_code(
+    body: PhoneRequest, core: CoreDep, principal: CurrentPrincipal
+) -> dict[str, str]:
+    await _active(core, principal)
+    await accounts.send_phone_code(core, _holder(principal), body.phone)
+    return {"status": "accepted"}
+
+
+@router.post(
+    "/v1/me/phone/confirm", summary="Attach a mobile number, step 2: the code proves possession"
+)
+async def confirm_phone(
+    body: PhoneConfirmation, core: CoreDep, principal: CurrentPrincipal
+) -> dict[str, str]:
+    await _active(core, principal)
+    masked = await accounts.confirm_phone(core, _holder(principal), body.phone, body.code)
+    return {"phone_masked": masked}
 
 
 class DelegationRequest(BaseModel):
@@ -174,7 +223,7 @@ class ClientRequest(BaseModel):
     "/v1/admin/clients", status_code=201, summary="Register an OAuth client (identity-admin)"
 )
 async def create_client(body: ClientRequest, core: CoreDep, admin: Admin) -> dict[str, Any]:
-    await _active(core, admin)
+    await _active_admin(core, admin)
     async with core.db.transaction() as session:
         row, secret = await clients.create_client(session, ClientSpec(**body.model_dump()))
         out = clients.describe(row)
@@ -194,22 +243,37 @@ class StaffRequest(BaseModel):
 
 @router.post("/v1/admin/staff", status_code=201, summary="Create a staff account (identity-admin)")
 async def create_staff(body: StaffRequest, core: CoreDep, admin: Admin) -> Registered:
-    await _active(core, admin)
-    try:
-        org = validate_uscc(body.org_uscc)
-    except InvalidIdentifier as exc:
-        raise Problem(422, str(exc), code="invalid-identifier", identifier=exc.kind) from exc
-    if admin.uscc and admin.uscc != org and "identity-superadmin" not in admin.roles:
-        raise Problem(
-            403, "staff may only be created in the administrator's own org", code="forbidden"
-        )
-    async with core.db.transaction() as session:
-        acc = await accounts.create_staff(session, core, **body.model_dump())
+    await _active_admin(core, admin)
+    acc = await staff.create_by_admin(core, admin, body.model_dump())
     return Registered(sub=acc.id, sub_type="staff", level=acc.level)
+
+
+class RolesRequest(BaseModel):
+    roles: list[str]
+
+
+@router.put(
+    "/v1/admin/staff/{sub}/roles",
+    summary="Replace a staff member's roles (identity-admin; only roles the admin may grant)",
+)
+async def set_staff_roles(
+    sub: str, body: RolesRequest, core: CoreDep, admin: Admin
+) -> dict[str, Any]:
+    await _active_admin(core, admin)
+    return await staff.set_roles(core, admin, sub, body.roles)
+
+
+@router.post(
+    "/v1/admin/staff/{sub}/in-person-check",
+    summary="Record an in-person identity check of a staff member (现场核验, L5)",
+)
+async def staff_in_person_check(sub: str, core: CoreDep, admin: Admin) -> dict[str, Any]:
+    await _active_admin(core, admin)
+    return await staff.record_in_person_check(core, admin, sub)
 
 
 @router.post("/v1/admin/keys/rotate", summary="Rotate the signing key (identity-admin)")
 async def rotate_keys(core: CoreDep, admin: Admin) -> dict[str, Any]:
-    await _active(core, admin)
+    await _active_admin(core, admin)
     kid = await core.keys.rotate()
     return {"kid": kid, "jwks": core.keys.jwks}

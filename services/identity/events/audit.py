@@ -1,4 +1,5 @@
-"""Events on ``hub.identity``: login audit and 授权代办 changes (contracts/events/identity-*)."""
+"""Events on ``hub.identity``: login audit, 授权代办 and staff changes
+(contracts/events/identity-*)."""
 
 from __future__ import annotations
 
@@ -64,14 +65,21 @@ async def login_attempt(
 
 
 async def account_locked(
-    session: AsyncSession, core: IdentityCore, *, account_id: str, failures: int, until: str
+    session: AsyncSession,
+    core: IdentityCore,
+    *,
+    account_id: str,
+    failures: int,
+    until: str,
+    ip: str | None = None,
 ) -> None:
+    """Locked for one source (``ip``) only: other sources still log in."""
     await _publish(
         session,
         core,
         "hub.identity.account.locked",
         account_id,
-        {"account_id": account_id, "failures": failures, "locked_until": until},
+        {"account_id": account_id, "failures": failures, "locked_until": until, "ip": ip},
     )
 
 
@@ -79,3 +87,25 @@ async def delegation_changed(
     session: AsyncSession, core: IdentityCore, *, change: str, data: dict[str, Any]
 ) -> None:
     await _publish(session, core, f"hub.identity.authorization.{change}", data["id"], data)
+
+
+async def staff_changed(
+    session: AsyncSession,
+    core: IdentityCore,
+    *,
+    change: str,  # created | roles-changed | verified
+    sub: str,
+    org_uscc: str,
+    by: str,
+    roles: list[str] | None = None,
+    roles_before: list[str] | None = None,
+    level: str | None = None,
+) -> None:
+    data: dict[str, Any] = {"sub": sub, "org_uscc": org_uscc, "by": by, "at": utcnow().isoformat()}
+    if roles is not None:
+        data["roles"] = roles
+    if roles_before is not None:
+        data["roles_before"] = roles_before
+    if level is not None:
+        data["level"] = level
+    await _publish(session, core, f"hub.identity.staff.{change}", sub, data)

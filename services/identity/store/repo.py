@@ -24,10 +24,34 @@ async def account(session: AsyncSession, account_id: str) -> Account | None:
     return await session.get(Account, account_id)
 
 
-async def natural_by_index(session: AsyncSession, id_no_index: str) -> NaturalPerson | None:
+async def verified_natural(session: AsyncSession, id_no_index: str) -> NaturalPerson | None:
+    """The one account of an ID number that passed 实名核验 (or an operator vouched for)."""
     return (
-        await session.scalars(select(NaturalPerson).where(NaturalPerson.id_no_index == id_no_index))
+        await session.scalars(
+            select(NaturalPerson).where(
+                NaturalPerson.id_no_index == id_no_index,
+                NaturalPerson.realname_verified_at.is_not(None),
+            )
+        )
     ).first()
+
+
+async def naturals_by_index(
+    session: AsyncSession, id_no_index: str, limit: int
+) -> list[NaturalPerson]:
+    """The verified account of an ID number alone if there is one, else its unverified
+    claims, newest first."""
+    verified = await verified_natural(session, id_no_index)
+    if verified is not None:
+        return [verified]
+    rows = await session.scalars(
+        select(NaturalPerson)
+        .join(Account, Account.id == NaturalPerson.account_id)
+        .where(NaturalPerson.id_no_index == id_no_index)
+        .order_by(Account.created_at.desc(), Account.id.desc())
+        .limit(limit)
+    )
+    return list(rows.all())
 
 
 async def natural_by_phone(session: AsyncSession, phone_index: str) -> NaturalPerson | None:

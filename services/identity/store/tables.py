@@ -20,7 +20,7 @@ Base = make_base()
 
 
 class Account(Base):
-    """登录账号: credentials, level and lockout state of any subject."""
+    """登录账号: credentials and level of any subject (lockout state: ``login_failures``)."""
 
     __tablename__ = "accounts"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -29,21 +29,22 @@ class Account(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     level: Mapped[str] = mapped_column(String(2), default="L2")
     totp_secret: Mapped[str | None] = mapped_column(Text)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class NaturalPerson(Base):
-    """自然人, keyed by 公民身份号码 (stored encrypted, found by blind index)."""
+    """自然人, keyed by 公民身份号码 (stored encrypted, found by blind index).
+
+    Several unverified (L2) accounts may claim one ID number, so a squatter cannot block
+    the real person; only one account per ID number can pass 实名核验 (partial unique
+    index ``uq_natural_persons_verified_id``)."""
 
     __tablename__ = "natural_persons"
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     id_no: Mapped[str] = mapped_column(Text)
-    id_no_index: Mapped[str] = mapped_column(String(128), unique=True)
+    id_no_index: Mapped[str] = mapped_column(String(128), index=True)
     phone: Mapped[str | None] = mapped_column(Text)
     phone_index: Mapped[str | None] = mapped_column(String(128), unique=True)
     realname_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -214,6 +215,20 @@ class SmsCode(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When the code was sent: the per-number send limits count these.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class LoginFailure(Base):
+    """防暴力破解 state per (account, source): failures from one source (client IP) lock
+    the account for that source only, so a stranger cannot lock the owner out."""
+
+    __tablename__ = "login_failures"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LocalSmsMessage(Base):
@@ -228,3 +243,10 @@ class LocalSmsMessage(Base):
 
 
 Index("ix_tokens_account_client", IssuedToken.account_id, IssuedToken.client_id)
+Index(
+    "uq_natural_persons_verified_id",
+    NaturalPerson.id_no_index,
+    unique=True,
+    postgresql_where=NaturalPerson.realname_verified_at.is_not(None),
+    sqlite_where=NaturalPerson.realname_verified_at.is_not(None),
+)
