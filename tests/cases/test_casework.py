@@ -249,6 +249,12 @@ async def test_supervision_scan_raises_yellow_then_red_once_each(cases: CasesHar
         rows = (await s.execute(select(WarningRow))).scalars().all()
     assert {w.kind for w in rows} == {"yellow", "red"}
     assert all(w.closed_at is not None for w in rows)
+    # After 办结 only the wait for 送达 is watched: 10 working days after the decision
+    # (18 Mar) is 1 Apr, so the scan looks again on 2 Apr; 送达 ends the watch.
+    assert (await get(cases, number)).supervision_due == date(2026, 4, 2)
+    await cases.receive(
+        event_data(number, "delivered", at("2026-03-20T11:00"), seq=5), now=at("2026-03-20T11:01")
+    )
     assert (await get(cases, number)).supervision_due is None
 
 
