@@ -21,11 +21,11 @@ class CasesSettings(HubSettings):
         description="working days a single stage may last until the next step (JSON), "
         "e.g. 受理审查 submitted 5",
     )
-    cases_delivery_limit_days: int | None = Field(
+    cases_delivery_limit_days: int = Field(
         default=10,
         ge=0,
         description="送达: working days from the decision (决定, else 办结) to delivery "
-        "(行政许可法第四十四条); null turns the check off",
+        "(行政许可法第四十四条); 0 turns the check off",
     )
     cases_special_procedure_limit_days: int = Field(
         default=20,
@@ -43,6 +43,6 @@ class CasesSettings(HubSettings):
         return SupervisionRules(
             yellow_ratio=Fraction(str(self.cases_yellow_ratio)).limit_denominator(1000),
             step_limits={Stage(k): v for k, v in self.cases_step_limits.items()},
-            delivery_limit_days=self.cases_delivery_limit_days,
+            delivery_limit_days=self.cases_delivery_limit_days or None,
             special_procedure_limit_days=self.cases_special_procedure_limit_days,
         )
