@@ -21,7 +21,7 @@ state is still a pure, deterministic function of that sequence.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -268,20 +268,19 @@ class _Builder:
         self.steps: list[Step] = []
 
     def apply(self, event: CaseEvent) -> None:
-        v = self.values
-        conflicts = self._conflicts(event)
-        org = event.handler.org_uscc if event.handler else None
+        v, owner, h = self.values, self.owner, event.handler
+        org = h.org_uscc if h is not None else None
         # Another org's event about this case: recorded, never applied (the owner's org
         # is set whenever any event names one, so this compares with a real value).
-        foreign_org = bool(org) and org != self.owner.org
+        foreign_org = bool(org) and org != owner.org
+        conflicts = self._conflicts(event, org) if (org or event.applicant is not None) else []
         # Descriptive facts are taken from every event the case's own org reports, even
         # one the machine refuses: the case type does not depend on the step being legal.
         if not foreign_org:
             if self.case_type is None and event.case_type is not None:
                 self.case_type = event.case_type
-            if event.handler is not None:
-                h = event.handler
-                v["handler"] = Handler(self.owner.org or h.org_uscc, h.department, h.staff_no)
+            if h is not None:
+                v["handler"] = h if org or owner.org is None else replace(h, org_uscc=owner.org)
         v["last_event_at"] = max(v.get("last_event_at", event.occurred_at), event.occurred_at)
 
         allowed = allowed_next(self.stage, accepted=self.accepted, case_type=self.case_type)
@@ -313,7 +312,7 @@ class _Builder:
         )
         self._enter(event)
 
-    def _conflicts(self, event: CaseEvent) -> list[str]:
+    def _conflicts(self, event: CaseEvent, org: str | None) -> list[str]:
         """What ``event`` says about the case's owner that contradicts the first arrival."""
         found = []
         owner = self.owner
@@ -323,7 +322,6 @@ class _Builder:
             and event.applicant != owner.applicant
         ):
             found.append("applicant differs from the case's (first received): not applied")
-        org = event.handler.org_uscc if event.handler else None
         if org and owner.org and org != owner.org:
             found.append(f"handler org {org} is not the case's ({owner.org}): not applied")
         return found

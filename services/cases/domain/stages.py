@@ -85,6 +85,10 @@ def allowed_next(
     it is kept for callers and for rules that may depend on it.
     """
     del case_type
+    return _TABLE[(stage, accepted)]  # every replay asks once per event: look it up
+
+
+def _allowed(stage: Stage | None, accepted: bool) -> frozenset[Stage]:
     if stage is None:
         # Window systems often record 收件 and 受理 as one act.
         return frozenset({Stage.SUBMITTED, *ACCEPTANCES})
@@ -106,3 +110,6 @@ def allowed_next(
         return _WHILE_OPEN | {Stage.CORRECTION_RECEIVED}
     # accepted, resumed, or correction_received after acceptance: the review runs.
     return _WHILE_OPEN
+
+
+_TABLE = {(s, a): _allowed(s, a) for s in (None, *Stage) for a in (False, True)}
