@@ -37,8 +37,8 @@ from sqlalchemy.util import await_only
 
 from services.cases.domain.deadlines import Clock, Limits, clock
 from services.cases.domain.history import CaseState, EventKey, Replay, local_date
-from services.cases.domain.stages import CLOSED_STAGES
-from services.cases.domain.supervision import SupervisionRules, step_due_date, supervise
+from services.cases.domain.stages import CLOSED_STAGES, FINAL_STAGES
+from services.cases.domain.supervision import SupervisionRules, closes, step_due_date, supervise
 from services.cases.events import facts
 from services.cases.settings import CasesSettings
 from services.cases.store import repository as repo
@@ -253,6 +253,7 @@ class Casework:
             matter_version=matter.version,
             promised_limit_days=matter.promised_limit_days,
             statutory_limit_days=matter.statutory_limit_days,
+            special_procedure_limit_days=matter.special_procedure_limit_days,
             handler_org_uscc=matter.department_uscc or code[:18],
             handler_department=matter.department_name,
             certificate_type=None,
@@ -336,7 +337,9 @@ class Casework:
         case.due_date, case.statutory_due_date = c.due_date, c.statutory_due_date
         case.yellow_on, case.red_on = c.yellow_on, c.red_on
         case.paused, case.paused_working_days = c.paused, c.paused_working_days
-        case.step_due_date = step_due_date(state, self.calendar, self.rules)
+        case.step_due_date = step_due_date(
+            state, self.calendar, self.rules, special_limit_days=case.special_procedure_limit_days
+        )
         return c
 
     def _copy_state(
@@ -413,7 +416,14 @@ class Casework:
         limits = Limits(case.promised_limit_days, case.statutory_limit_days)
         known = {(w.kind, w.scope) for w in loaded.warnings}
         found = supervise(
-            state, limits, self.calendar, today, self.rules, known=known, computed=computed
+            state,
+            limits,
+            self.calendar,
+            today,
+            self.rules,
+            known=known,
+            computed=computed,
+            special_limit_days=case.special_procedure_limit_days,
         )
         raised = 0
         for fact in found:
@@ -435,16 +445,17 @@ class Casework:
             raised += 1
         if state.stage in CLOSED_STAGES:
             for warning in loaded.warnings:
-                if warning.closed_at is None:
+                if warning.closed_at is None and closes(state, warning.kind, warning.scope):
                     warning.closed_at = now
         case.supervision_due = self._next_check(case, state, today)
         return raised
 
     def _next_check(self, case: CaseRow, state: CaseState, today: date) -> date | None:
         """The next day something may newly apply (the scan's index); ``None`` when done."""
-        if state.stage in CLOSED_STAGES:
+        if state.stage in FINAL_STAGES:
             return None
-        candidates = [case.yellow_on, case.red_on]
+        # After 办结 only the wait for 送达 is still watched (step_due_date).
+        candidates = [] if state.stage in CLOSED_STAGES else [case.yellow_on, case.red_on]
         if case.step_due_date is not None:
             candidates.append(self.calendar.add_working_days(case.step_due_date, 1))
         future = [d for d in candidates if d is not None and d > today]
@@ -496,6 +507,7 @@ class Casework:
         replica.division_code = data.get("division_code")
         replica.statutory_limit_days = data.get("statutory_limit_days")
         replica.promised_limit_days = data.get("promised_limit_days")
+        replica.special_procedure_limit_days = data.get("special_procedure_limit_days")
         replica.certificate_type = result.get("certificate_type")
         replica.updated_at = now
         await session.flush()

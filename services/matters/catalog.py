@@ -477,10 +477,22 @@ def event_data(matter: Matter, version: MatterVersion, status: str) -> dict[str,
         "service_objects": c.get("service_objects") or [],
         "online_available": c.get("online_available"),
         "special_procedures": [p["name"] for p in c.get("special_procedures") or []],
+        "special_procedure_limit_days": _special_procedure_limit(c),
         "handling_items": [
             {"code": h["code"], "kind": h["kind"]} for h in c.get("handling_items") or []
         ],
     }
+
+
+def _special_procedure_limit(content: dict[str, Any]) -> int | None:
+    """The longest 特别程序 time limit (working days): case events do not say which
+    procedure a pause is, so the cases service holds every pause to the longest."""
+    limits = [
+        p["limit_days"]
+        for p in content.get("special_procedures") or []
+        if p.get("limit_days") is not None
+    ]
+    return max(limits, default=None)
 
 
 def search_doc(matter: Matter, version: MatterVersion) -> dict[str, Any]:

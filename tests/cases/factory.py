@@ -50,8 +50,9 @@ def matter_data(
     version: int = 1,
     org: str | None = None,
     status: str = "published",
+    special: int | None = None,
 ) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "implementation_code": code,
         "version": version,
         "name": "食品经营许可（新办）",
@@ -62,6 +63,9 @@ def matter_data(
         "promised_limit_days": promised,
         "result": {"name": "食品经营许可证", "certificate_type": "11100000000013127D001"},
     }
+    if special is not None:  # 特别程序 limit (older publishers do not send it)
+        data["special_procedure_limit_days"] = special
+    return data
 
 
 def event_data(

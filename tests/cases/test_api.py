@@ -189,3 +189,73 @@ async def test_supervision_list_for_staff_of_the_org_only(
         assert (await client.get("/v1/supervision/warnings")).status_code == 401
         bad = await client.get("/v1/supervision/warnings", params={"level": "green"}, headers=staff)
         assert bad.status_code == 422
+
+
+async def test_back_dated_and_foreign_org_events_do_not_take_over_a_case(
+    pg: DatabaseFactory, issuer: TestIssuer
+) -> None:
+    """Issue 8, hole 3: a back-dated event naming another applicant does not hand the case
+    to them, and an event naming another handling org neither moves the case out of its
+    org's view nor concludes it; both are anomalies in the staff view."""
+    h, numbers = await seeded(pg, issuer)
+    number = numbers["alice"]
+    mallory_id = make_citizen_id(66)
+    forged_applicant = event_data(
+        number,
+        "submitted",
+        at("2026-03-01T08:00"),  # before the real submission, and a lower seq
+        seq=0,
+        source="rogue-system",
+        applicant=natural(mallory_id, "马洛里"),
+    )
+    assert (await h.receive(forged_applicant, now=at("2026-03-03T11:00"))).status == "applied"
+    forged_org = event_data(
+        number,
+        "concluded",
+        at("2026-03-03T12:00"),
+        seq=9,
+        source="rogue-system",
+        org=ORG_B,
+        result={
+            "decision": "approved",
+            "certificate_type": "11100000000013127D001",
+            "certificate_data": {"经营者名称": "冒名公司"},
+        },
+    )
+    await h.receive(forged_org, now=at("2026-03-03T12:01"))
+    alice = bearer(issuer.citizen(ref(h, ALICE_ID)))
+    async with serve(h.app) as client:
+        r = await client.get(f"/v1/cases/{number}", headers=alice)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["applicant"]["name"] == "王小明" and body["applicant"]["id_no"] == ALICE_ID
+        assert body["stage"] == "accepted" and body["concluded_at"] is None
+        assert body["certificate_type"] is None and body["decision"] is None
+        for token in (issuer.citizen(ref(h, mallory_id)), issuer.staff(ORG_B, ["window"])):
+            r = await client.get(f"/v1/cases/{number}", headers=bearer(token))
+            assert r.status_code == 404
+            r = await client.get("/v1/me/cases", headers=bearer(token))
+            assert number not in r.text
+
+        staff = bearer(issuer.staff(ORG_A, ["window"]))
+        r = await client.get(f"/v1/cases/{number}", headers=staff)
+        assert r.status_code == 200
+        body = r.json()
+        assert body["handler"]["org_uscc"] == ORG_A
+        by_event = {s["event_id"]: s for s in body["stages"]}
+        backdated = by_event[forged_applicant["event_id"]]
+        assert backdated["applied"] is True and "applicant" in backdated["anomaly"]
+        foreign = by_event[forged_org["event_id"]]
+        assert foreign["applied"] is False and ORG_B in foreign["anomaly"]
+        # The refusal after acceptance (seeded), the two conflicts, and the real 收件: the
+        # back-dated one's stage applied first in source order, so a second is refused.
+        assert body["anomaly_count"] == 4
+        assert [s["stage"] for s in body["stages"] if s["anomaly"]] == [
+            "submitted",
+            "submitted",
+            "not_accepted",
+            "concluded",
+        ]
+        assert body["stages"][0]["event_id"] == forged_applicant["event_id"]  # source order
+        assert mallory_id not in r.text
+    assert await h.facts("hub.case.concluded") == []

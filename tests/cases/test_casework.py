@@ -64,7 +64,6 @@ async def test_migrations_create_the_tables_on_both_dialects(
     engine = create_async_engine(url)
     async with engine.connect() as conn:
         names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
-    await engine.dispose()
     assert {
         "cases",
         "case_events",
@@ -74,6 +73,11 @@ async def test_migrations_create_the_tables_on_both_dialects(
         "outbox",
         "inbox",
     } <= names
+    async with engine.connect() as conn:
+        for table in ("cases", "matter_replicas"):
+            columns = await conn.run_sync(lambda c, t=table: inspect(c).get_columns(t))
+            assert "special_procedure_limit_days" in {c["name"] for c in columns}
+    await engine.dispose()
 
 
 async def test_unknown_matter_parks_events_until_it_is_published(cases: CasesHarness) -> None:
@@ -249,6 +253,12 @@ async def test_supervision_scan_raises_yellow_then_red_once_each(cases: CasesHar
         rows = (await s.execute(select(WarningRow))).scalars().all()
     assert {w.kind for w in rows} == {"yellow", "red"}
     assert all(w.closed_at is not None for w in rows)
+    # After 办结 only the wait for 送达 is watched: 10 working days after the decision
+    # (18 Mar) is 1 Apr, so the scan looks again on 2 Apr; 送达 ends the watch.
+    assert (await get(cases, number)).supervision_due == date(2026, 4, 2)
+    await cases.receive(
+        event_data(number, "delivered", at("2026-03-20T11:00"), seq=5), now=at("2026-03-20T11:01")
+    )
     assert (await get(cases, number)).supervision_due is None
 
 
@@ -360,3 +370,123 @@ async def test_warnings_raised_together_in_one_batch_carry_their_own_ids(
             ("hub.case.warning", number, row.id),
         ]
     assert told == expected
+
+
+# -- review findings (issue 8, deliverable 9) --------------------------------------------------
+
+
+async def receive_all(h: CasesHarness, number: str, *steps: tuple[str, str]) -> None:
+    for seq, (stage, when) in enumerate(steps, start=1):
+        await h.receive(event_data(number, stage, at(when), seq=seq), now=at(when))
+
+
+async def warning_kinds(h: CasesHarness, number: str) -> list[tuple[str, str]]:
+    async with h.hub.db.sessionmaker() as s:
+        stmt = select(WarningRow.kind, WarningRow.level).where(WarningRow.case_no == number)
+        return sorted((k, lv) for k, lv in (await s.execute(stmt)).all())
+
+
+async def test_promised_case_concluded_straight_from_acceptance_is_concluded(
+    cases: CasesHarness,
+) -> None:
+    await cases.matter(matter_data(CODE, promised=10))
+    number = case_no(CODE, DAY, 20)
+    await receive_all(
+        cases,
+        number,
+        ("submitted", "2026-03-02T09:00"),
+        ("accepted", "2026-03-02T10:00"),
+        ("concluded", "2026-03-05T10:00"),
+    )
+    case = await get(cases, number)
+    assert case.case_type == "2" and case.stage == "concluded" and case.anomaly_count == 0
+    assert case.decided_at == case.concluded_at == at("2026-03-05T10:00")
+    assert [f["case_no"] for f in await cases.facts("hub.case.concluded")] == [number]
+    # After the promised limit (16 Mar): no red card, it was concluded in time. The scan
+    # still waits for 送达: due 10 working days after the 5 Mar decision (19 Mar).
+    assert case.supervision_due == date(2026, 3, 20)
+    db, cw = cases.hub.db, cases.casework
+    assert await supervise_once(db, cw, at("2026-03-20T08:00")) == 1
+    assert await warning_kinds(cases, number) == [("step_over_limit", "red")]
+    [fact] = await cases.facts("hub.case.warning")
+    assert fact["scope"] == "step:delivered" and fact["detail"]["since"] == "concluded"
+    assert (await get(cases, number)).supervision_due is None  # nothing more can arise
+
+
+async def test_special_procedure_limit_comes_from_the_matter(cases: CasesHarness) -> None:
+    await cases.matter(matter_data(CODE, promised=30, statutory=60, special=3))
+    number = case_no(CODE, DAY, 21)
+    await receive_all(
+        cases,
+        number,
+        ("submitted", "2026-03-02T09:00"),
+        ("accepted", "2026-03-02T10:00"),
+        ("suspended", "2026-03-03T10:00"),
+    )
+    case = await get(cases, number)
+    assert case.special_procedure_limit_days == 3
+    # 3 working days after Tue 3 Mar is Fri 6 Mar: the scan looks again on Mon 9 Mar.
+    assert case.step_due_date == date(2026, 3, 6) and case.supervision_due == date(2026, 3, 9)
+    db, cw = cases.hub.db, cases.casework
+    assert await supervise_once(db, cw, at("2026-03-06T18:00")) == 0
+    assert await supervise_once(db, cw, at("2026-03-09T08:00")) == 1
+    [fact] = await cases.facts("hub.case.warning")
+    assert fact["kind"] == "special_procedure_over_limit" and fact["case_no"] == number
+    assert fact["detail"] == {"stage": "suspended", "limit_days": 3, "used_days": 4}
+
+
+async def test_special_procedure_default_when_the_matter_names_none(pg: DatabaseFactory) -> None:
+    h = await cases_app(pg, cases_special_procedure_limit_days=2)
+    await h.matter(matter_data(CODE, promised=30, statutory=60))
+    number = case_no(CODE, DAY, 22)
+    await receive_all(
+        h,
+        number,
+        ("accepted", "2026-03-02T10:00"),
+        ("suspended", "2026-03-03T10:00"),
+        ("resumed", "2026-03-06T10:00"),  # 3 working days: one over the default of 2
+    )
+    assert (await get(h, number)).special_procedure_limit_days is None
+    assert await warning_kinds(h, number) == [("special_procedure_over_limit", "red")]
+
+
+async def test_second_correction_notice_is_flagged_once(cases: CasesHarness) -> None:
+    await cases.matter(matter_data(CODE, promised=30, statutory=60))
+    number = case_no(CODE, DAY, 23)
+    await receive_all(
+        cases,
+        number,
+        ("submitted", "2026-03-02T09:00"),
+        ("accepted", "2026-03-02T10:00"),
+        ("correction_requested", "2026-03-03T10:00"),
+        ("correction_received", "2026-03-04T10:00"),
+    )
+    assert await warning_kinds(cases, number) == []
+    await cases.receive(
+        event_data(number, "correction_requested", at("2026-03-05T10:00"), seq=5),
+        now=at("2026-03-05T10:00"),
+    )
+    await supervise_once(cases.hub.db, cases.casework, at("2026-03-05T18:00"))
+    assert await warning_kinds(cases, number) == [("repeated_correction", "yellow")]
+
+
+async def test_conditional_acceptance_and_return_through_casework(cases: CasesHarness) -> None:
+    await cases.matter(matter_data(CODE, promised=5, statutory=20))
+    number = case_no(CODE, DAY, 24)
+    await receive_all(
+        cases,
+        number,
+        ("submitted", "2026-03-02T09:00"),
+        ("conditionally_accepted", "2026-03-02T10:00"),
+    )
+    case = await get(cases, number)
+    assert case.stage == "conditionally_accepted" and case.accepted
+    assert case.due_date == date(2026, 3, 9)  # the clock runs as for 受理
+    assert [f["case_no"] for f in await cases.facts("hub.case.accepted")] == [number]
+    await cases.receive(
+        event_data(number, "returned", at("2026-03-04T10:00"), seq=3, detail={"reason": "逾期"}),
+        now=at("2026-03-04T10:00"),
+    )
+    case = await get(cases, number)
+    assert case.stage == "returned" and case.closed_at == at("2026-03-04T10:00")
+    assert case.supervision_due is None and case.anomaly_count == 0

@@ -12,19 +12,23 @@ import asyncio
 import random
 import uuid
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 
 from hub.broker import LocalBroker
-from services.cases.domain.history import fold
-from services.cases.store.tables import CaseRow, ParkedEvent
+from services.cases.domain.history import Handler, fold
+from services.cases.store.tables import CaseRow, MatterReplica, ParkedEvent
 from services.runtime.messaging import Envelope
 from services.runtime.messaging.tables import dead_letters
+from services.runtime.pii import citizen_id_ref, pii_cipher
 from tests.cases.factory import (
+    ORG_B,
     at,
     case_no,
+    event_data,
     impl_code,
     make_citizen_id,
     matter_data,
@@ -154,3 +158,107 @@ async def _actual(h, code: str) -> dict[str, tuple]:  # type: ignore[no-untyped-
             r.case_no: (r.stage, r.anomaly_count, r.accepted_at, r.closed_at)
             for r in rows.scalars()
         }
+
+
+async def test_forged_events_through_the_broker_take_over_nothing(
+    pg: DatabaseFactory, broker: LocalBroker
+) -> None:
+    """Issue 8, hole 3, on the real path: after each case's own events, a back-dated event
+    naming another applicant and an event from another handling org arrive. Every case
+    keeps its applicant and its org, and its anomalies are what the pure fold computes
+    from the events in arrival order; the matter's 特别程序 limit reaches the replica."""
+    rng = random.Random(8)
+    code = impl_code(n=rng.randrange(10**9))
+    day = at("2026-03-02T09:00").date()
+    own, forged = [], []
+    for n in range(30):
+        number = case_no(code, day, n)
+        events = stream(rng, number, at("2026-03-02T09:00"), applicant=natural(make_citizen_id(n)))
+        own += events
+        first = events[0]
+        forged.append(
+            event_data(
+                number,
+                "submitted",
+                at("2026-03-01T08:00"),
+                seq=0,
+                source="rogue",
+                applicant=natural(make_citizen_id(500 + n), "冒名者"),
+            )
+        )
+        forged.append(
+            event_data(
+                number,
+                "concluded",
+                datetime.fromisoformat(first["occurred_at"]),
+                seq=99,
+                source="rogue",
+                org=ORG_B,
+                result={"decision": "approved", "certificate_type": "X", "certificate_data": {}},
+            )
+        )
+    h = await cases_app(
+        pg,
+        kafka_enabled=True,
+        kafka_bootstrap_servers=broker.bootstrap,
+        outbox_poll_interval=0.2,
+        consumer_retry_backoff=0.05,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=broker.bootstrap, acks="all", enable_idempotence=False
+    )
+    async with serve(h.app):
+        await producer.start()
+        try:
+            matter = envelope("hub.matter.published", code, matter_data(code, special=7))
+            key, value, headers = matter.to_kafka()
+            await producer.send_and_wait("hub.matters", value=value, key=key, headers=headers)
+            for e in own + forged:  # keyed by case: each case's events arrive in this order
+                record = envelope("hub.case.event.received", e["case_no"], e)
+                key, value, headers = record.to_kafka()
+                await producer.send("hub.cases", value=value, key=key, headers=headers)
+            await producer.flush()
+
+            by_case: dict[str, list] = defaultdict(list)
+            for e in own + forged:
+                applicant = e["applicant"]
+                by_case[e["case_no"]].append(
+                    replace(
+                        to_domain(e),
+                        applicant=(applicant["type"], applicant["id_no"]) if applicant else None,
+                        handler=Handler(e["handler"]["org_uscc"]),
+                    )
+                )
+            expected = {number: len(fold(evs).anomalies) for number, evs in by_case.items()}
+            cipher = pii_cipher(h.hub.settings)
+            owners = {
+                e["case_no"]: citizen_id_ref(cipher, e["applicant"]["id_no"])
+                for e in own
+                if e["applicant"]
+            }
+            deadline = asyncio.get_running_loop().time() + 60
+            while True:
+                async with h.hub.db.sessionmaker() as s:
+                    rows = (
+                        (
+                            await s.execute(
+                                select(CaseRow).where(CaseRow.implementation_code == code)
+                            )
+                        )
+                        .scalars()
+                        .all()
+                    )
+                got = {r.case_no: r.anomaly_count for r in rows}
+                if got == expected or asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.5)
+            assert got == expected
+            assert all(count >= 2 for count in got.values())  # both forgeries, every case
+            assert {r.case_no: r.applicant_id_ref for r in rows} == owners
+            assert {r.handler_org_uscc for r in rows} == {code[:18]}
+            assert all(r.certificate_type != "X" for r in rows)  # the forged 办结 never applied
+            async with h.hub.db.sessionmaker() as s:
+                replica = await s.get(MatterReplica, code)
+            assert replica is not None and replica.special_procedure_limit_days == 7
+        finally:
+            await producer.stop()

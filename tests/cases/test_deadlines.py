@@ -11,7 +11,14 @@ import pytest
 from services.cases.domain.deadlines import Limits, clock, remaining_working_days
 from services.cases.domain.history import CaseEvent, fold
 from services.cases.domain.stages import CaseType, Stage
-from services.cases.domain.supervision import SupervisionRules, supervise
+from services.cases.domain.supervision import (
+    DELIVERY_SCOPE,
+    SupervisionRules,
+    WarningFact,
+    closes,
+    step_due_date,
+    supervise,
+)
 from services.runtime.calendar import WorkingCalendar
 from tests.cases.factory import at
 
@@ -122,8 +129,9 @@ def test_case_concluded_late_gets_a_red_card_and_on_time_does_not() -> None:
     on_time = accepted_on(
         "2026-03-02", ev("decided", 3, "2026-03-16T10:00"), ev("concluded", 4, "2026-03-16T16:00")
     )
-    assert kinds(late, date(2026, 4, 1), limits) == {"red"}
-    assert kinds(on_time, date(2026, 4, 1), limits) == set()
+    # (Before the 送达 limit runs out: 10 working days after the 16 Mar decision.)
+    assert kinds(late, date(2026, 3, 27), limits) == {"red"}
+    assert kinds(on_time, date(2026, 3, 27), limits) == set()
 
 
 def test_step_over_its_own_limit_and_refusal_without_reason() -> None:
@@ -154,3 +162,139 @@ def test_yellow_means_at_most_a_fifth_left(limit: int) -> None:
     if previous > date(2026, 3, 2):
         left_before = remaining_working_days(state, limits, CAL, previous)
         assert left_before is not None and left_before * 5 > limit
+
+
+# -- review findings: 送达 after the decision, 特别程序 limits, 一次性告知, 退件 ------------------
+
+
+def warnings_of(
+    events: list[CaseEvent], today: date, special: int | None = None, **rules: object
+) -> dict[str, WarningFact]:
+    found = supervise(
+        fold(events),
+        Limits(promised_days=60),
+        CAL,
+        today,
+        SupervisionRules(**rules),  # type: ignore[arg-type]
+        special_limit_days=special,
+    )
+    return {w.kind: w for w in found}
+
+
+def test_delivery_is_measured_from_the_decision_to_delivery() -> None:
+    """行政许可法第四十四条: 送达 within 10 (working) days of the decision; the old rule
+    measured 决定 → 办结 under the label 送达."""
+    decided = accepted_on(
+        "2026-03-02", ev("decided", 3, "2026-03-16T10:00"), ev("concluded", 4, "2026-03-17T10:00")
+    )
+    # 10 working days after Mon 16 Mar is Mon 30 Mar.
+    assert warnings_of(decided, date(2026, 3, 30)) == {}
+    late = warnings_of(decided, date(2026, 3, 31))["step_over_limit"]
+    assert late.scope == DELIVERY_SCOPE and late.level == "red"
+    assert late.detail == {
+        "stage": "delivered",
+        "since": "decided",
+        "limit_days": 10,
+        "used_days": 11,
+    }
+    # Delivered in time: nothing, however late the check.
+    delivered = [*decided, ev("delivered", 5, "2026-03-30T16:00")]
+    assert warnings_of(delivered, date(2026, 6, 1)) == {}
+    # Delivered late: flagged with the days it took.
+    too_late = [*decided, ev("delivered", 5, "2026-04-01T10:00")]
+    assert warnings_of(too_late, date(2026, 6, 1))["step_over_limit"].detail["used_days"] == 12
+    # Without a separate 决定 the 办结 is the decision.
+    direct = accepted_on("2026-03-02", ev("concluded", 3, "2026-03-16T10:00"))
+    assert warnings_of(direct, date(2026, 3, 31))["step_over_limit"].detail["since"] == "concluded"
+    # A long 决定 → 办结 is no longer a 送达 breach by itself once delivery is in time.
+    slow_conclusion = accepted_on(
+        "2026-03-02",
+        ev("decided", 3, "2026-03-03T10:00"),
+        ev("concluded", 4, "2026-03-09T10:00"),
+        ev("delivered", 5, "2026-03-10T10:00"),
+    )
+    assert warnings_of(slow_conclusion, date(2026, 4, 30)) == {}
+    assert warnings_of(decided, date(2026, 3, 31), delivery_limit_days=None) == {}
+    # Withdrawn after the decision: nothing left to deliver.
+    withdrawn = [*decided[:3], ev("withdrawn", 4, "2026-03-17T10:00")]
+    assert warnings_of(withdrawn, date(2026, 4, 30)) == {}
+
+
+def test_the_scan_watches_a_concluded_case_until_delivery() -> None:
+    decided = accepted_on("2026-03-02", ev("concluded", 3, "2026-03-16T10:00"))
+    state = fold(decided)
+    assert step_due_date(state, CAL) == date(2026, 3, 30)
+    assert step_due_date(fold([*decided, ev("delivered", 4, "2026-03-20T10:00")]), CAL) is None
+    # At 办结 the deadline warnings end, the 送达 one waits for the delivery.
+    assert closes(state, "red", "deadline")
+    assert not closes(state, "step_over_limit", DELIVERY_SCOPE)
+    assert closes(
+        fold([*decided, ev("delivered", 4, "2026-04-20T10:00")]), "step_over_limit", DELIVERY_SCOPE
+    )
+
+
+def test_special_procedure_longer_than_the_matters_limit_is_flagged() -> None:
+    suspended = accepted_on("2026-03-02", ev("suspended", 3, "2026-03-03T10:00"))
+    # The matter allows 5 working days (4, 5, 6, 9, 10 Mar).
+    in_time = [*suspended, ev("resumed", 4, "2026-03-10T10:00")]
+    assert warnings_of(in_time, date(2026, 4, 1), special=5) == {}
+    too_long = [*suspended, ev("resumed", 4, "2026-03-11T10:00")]
+    found = warnings_of(too_long, date(2026, 4, 1), special=5)["special_procedure_over_limit"]
+    assert found.detail == {"stage": "suspended", "limit_days": 5, "used_days": 6}
+    assert found.scope == "special:suspended:s:e3"
+    # Still suspended: flagged on the first day over the limit, not before.
+    assert warnings_of(suspended, date(2026, 3, 10), special=5) == {}
+    assert set(warnings_of(suspended, date(2026, 3, 11), special=5)) == {
+        "special_procedure_over_limit"
+    }
+    assert step_due_date(fold(suspended), CAL, special_limit_days=5) == date(2026, 3, 10)
+    # No limit from the matter: the configured default (20 unless configured).
+    assert warnings_of(too_long, date(2026, 4, 1)) == {}
+    assert "special_procedure_over_limit" in warnings_of(
+        too_long, date(2026, 4, 1), special_procedure_limit_days=3
+    )
+
+
+def test_a_second_correction_notice_breaks_the_one_time_notice() -> None:
+    once = accepted_on(
+        "2026-03-02",
+        ev("correction_requested", 3, "2026-03-03T10:00"),
+        ev("correction_received", 4, "2026-03-04T10:00"),
+    )
+    assert warnings_of(once, date(2026, 3, 5)) == {}
+    twice = [*once, ev("correction_requested", 5, "2026-03-05T10:00")]
+    found = warnings_of(twice, date(2026, 3, 5))["repeated_correction"]
+    assert found.level == "yellow" and found.scope == "correction:s:e5"
+    assert found.detail["notice"] == 2
+    # A notice before acceptance and one after are two notices too.
+    before_and_after = [
+        ev("submitted", 1, "2026-03-02T09:00"),
+        ev("correction_requested", 2, "2026-03-02T10:00"),
+        ev("correction_received", 3, "2026-03-03T10:00"),
+        ev("accepted", 4, "2026-03-03T11:00"),
+        ev("correction_requested", 5, "2026-03-04T10:00"),
+    ]
+    assert set(warnings_of(before_and_after, date(2026, 3, 4))) == {"repeated_correction"}
+
+
+def test_return_without_reason_is_flagged_like_a_refusal() -> None:
+    returned = [ev("submitted", 1, "2026-03-02T09:00"), ev("returned", 2, "2026-03-03T09:00")]
+    assert set(warnings_of(returned, date(2026, 3, 3))) == {"refusal_without_reason"}
+    with_reason = [returned[0], ev("returned", 2, "2026-03-03T09:00", reason="非本部门事项")]
+    assert warnings_of(with_reason, date(2026, 3, 3)) == {}
+
+
+def test_conditional_acceptance_runs_the_clock_as_acceptance_does() -> None:
+    limits = Limits(promised_days=5, statutory_days=20)
+    plain = clock(fold(accepted_on("2026-03-02")), limits, CAL)
+    conditional = clock(
+        fold(
+            [
+                ev("submitted", 1, "2026-03-02T09:00"),
+                ev("conditionally_accepted", 2, "2026-03-02T10:00"),
+            ]
+        ),
+        limits,
+        CAL,
+    )
+    assert conditional == plain and conditional.due_date == date(2026, 3, 9)

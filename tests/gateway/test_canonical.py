@@ -52,6 +52,17 @@ def test_chinese_aliases_and_derived_implementation_code() -> None:
     assert event["implementation_code"] == event["case_no"][:31]
 
 
+@pytest.mark.parametrize(
+    ("alias", "stage"),
+    [("容缺受理", "conditionally_accepted"), ("退件", "returned"), ("returned", "returned")],
+)
+def test_new_stages_and_their_chinese_aliases_meet_the_contract(alias: str, stage: str) -> None:
+    out = normalise(_event(stage=alias, result=None), source_system="s", channel="rest")
+    assert out.ok, out.errors
+    assert out.event is not None and out.event["stage"] == stage
+    assert default_contracts().get("hub.case.event.received").errors(out.event) == []
+
+
 @pytest.mark.parametrize("path, item", malformed(CountySystem(COUNTIES[1], seed=3).case()[0]))
 def test_each_malformed_item_names_the_bad_field(path: str, item: Any) -> None:
     assert path in _paths(item)

@@ -67,6 +67,7 @@ async def test_publish_writes_the_event_in_the_same_transaction(
     assert data["division_code"] == "440200"
     assert data["result"]["certificate_type"] == DEMO_FOOD_CODE[:18] + "001"
     assert data["special_procedures"] == ["现场核查"]
+    assert data["special_procedure_limit_days"] == 10  # 现场核查 10 working days
 
 
 async def test_events_reach_the_broker(

@@ -35,6 +35,7 @@ STAGE_ALIASES = {
     "申请": "submitted",
     "收件": "submitted",
     "受理": "accepted",
+    "容缺受理": "conditionally_accepted",
     "不予受理": "not_accepted",
     "补正告知": "correction_requested",
     "补齐补正": "correction_requested",
@@ -47,6 +48,7 @@ STAGE_ALIASES = {
     "办结": "concluded",
     "送达": "delivered",
     "撤回": "withdrawn",
+    "退件": "returned",
 }
 RESULT_STAGES = ("decided", "concluded")
 CASE_TYPES = {"1": "1", "2": "2", "即办件": "1", "承诺件": "2"}

@@ -7,8 +7,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from services.cases import progress
+from services.cases.domain.supervision import WARNING_KINDS
 from services.runtime.auth import CurrentPrincipal
 from services.runtime.deps import ReadSession
+
+WarningKind = Literal[WARNING_KINDS]  # type: ignore[valid-type]
 
 router = APIRouter(prefix="/v1/supervision", tags=["supervision"])
 
@@ -19,7 +22,7 @@ async def warnings(
     session: ReadSession,
     level: Literal["yellow", "red"] | None = None,
     status: Literal["open", "closed"] | None = None,
-    kind: Literal["yellow", "red", "step_over_limit", "refusal_without_reason"] | None = None,
+    kind: WarningKind | None = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=progress.MAX_PAGE)] = 20,
 ) -> dict[str, Any]:

@@ -78,8 +78,9 @@ def to_domain(row: CaseEventRow) -> CaseEvent:
         decision=row.decision,
         certificate_type=row.certificate_type,
         reason=row.reason,
-        # Only whether the event names the applicant matters to the rules.
-        applicant=True if row.applicant_type else None,
+        # Who the applicant is, comparably and without personal data: natural persons by
+        # the blind index of the ID number, legal persons by USCC.
+        applicant=(row.applicant_type, row.applicant_id_ref) if row.applicant_type else None,
     )
 
 

@@ -44,6 +44,8 @@ class CaseRow(Base):
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     promised_limit_days: Mapped[int | None] = mapped_column(Integer)
     statutory_limit_days: Mapped[int | None] = mapped_column(Integer)
+    # 特别程序 time limit of the matter (working days; None: the configured default).
+    special_procedure_limit_days: Mapped[int | None] = mapped_column(Integer)
     limit_days: Mapped[int | None] = mapped_column(Integer)
     due_date: Mapped[date | None] = mapped_column(Date)
     statutory_due_date: Mapped[date | None] = mapped_column(Date)
@@ -134,6 +136,7 @@ class MatterReplica(Base):
     division_code: Mapped[str | None] = mapped_column(String(12))
     statutory_limit_days: Mapped[int | None] = mapped_column(Integer)
     promised_limit_days: Mapped[int | None] = mapped_column(Integer)
+    special_procedure_limit_days: Mapped[int | None] = mapped_column(Integer)
     certificate_type: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
