@@ -185,6 +185,8 @@ async def test_provisional_due_dates_across_spring_festival_2027_then_the_offici
             rc, out = await _hub_cli("calendar", "load", str(file), "--database-url", matters_url)
             assert rc == 0, out
             assert "2027: 24 holidays, 5 make-up workdays" in out and "loaded 2027" in out
+            rc, out = await _hub_cli("calendar", "years", "--database-url", matters_url)
+            assert rc == 0 and "2027" in out and "hub-cli" in out, out
 
             async def recomputed() -> CaseRow | None:
                 row = await _case(h, number)
