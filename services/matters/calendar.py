@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.matters.store import repository as repo
 from services.matters.store.tables import CalendarYear
 from services.runtime.app import Hub
 from services.runtime.calendar import WorkingCalendar, YearSchedule
@@ -48,7 +48,7 @@ async def store_year(
 ) -> None:
     holidays = [d.isoformat() for d in schedule.holidays]
     workdays = [d.isoformat() for d in schedule.workdays]
-    row = await session.get(CalendarYear, schedule.year, with_for_update=True)
+    row = await repo.calendar_year(session, schedule.year, lock=True)
     if row is None:
         row = CalendarYear(year=schedule.year)
         session.add(row)
@@ -73,7 +73,7 @@ async def store_year(
 async def loaded_years(db: Database) -> list[tuple[int, int, int, str, str]]:
     """(year, holidays, workdays, loaded_at, loaded_by) of every loaded schedule."""
     async with db.transaction() as session:
-        rows = (await session.execute(select(CalendarYear).order_by(CalendarYear.year))).scalars()
+        rows = await repo.calendar_years(session)
         return [
             (r.year, len(r.holidays), len(r.workdays), r.loaded_at.isoformat(), r.loaded_by or "")
             for r in rows
@@ -89,11 +89,9 @@ class MattersCalendar:
         self._version: tuple[int, datetime | None] = (0, None)
 
     async def current(self, session: AsyncSession) -> WorkingCalendar:
-        stmt = select(func.count(), func.max(CalendarYear.loaded_at))
-        count, newest = (await session.execute(stmt)).one()
-        version = (int(count), newest)
+        version = await repo.calendar_version(session)
         if version != self._version:
-            for row in (await session.execute(select(CalendarYear))).scalars():
+            for row in await repo.calendar_years(session):
                 self.calendar.load_year(YearSchedule.parse(row.year, row.holidays, row.workdays))
             self._version = version
         return self.calendar

@@ -138,8 +138,8 @@ def parse_schedules(
 def read_schedule_file(path: str | Path) -> Mapping[int | str, Mapping[str, Iterable[object]]]:
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ScheduleError(f"{path}: not YAML: {exc}") from exc
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ScheduleError(f"{path}: not a UTF-8 YAML file: {exc}") from exc
     return data or {}
 
 
