@@ -13,7 +13,9 @@ from services.cases.supervisor import supervise_once
 from services.runtime.messaging import PermanentEventError
 from tests.cases.factory import at, case_no, event_data, impl_code, matter_data
 from tests.cases.support import cases_app
+from tests.support.apps import serve
 from tests.support.postgres import DatabaseFactory
+from tests.support.tokens import TestIssuer, bearer
 
 CODE = impl_code(n=2027)
 
@@ -76,3 +78,37 @@ async def test_an_impossible_schedule_is_a_permanent_error(
     async with h.hub.db.sessionmaker() as s:
         assert await s.get(CalendarYearRow, 2027) is None
     assert h.casework.calendar.is_provisional(date(2027, 2, 8))
+
+
+async def test_staff_page_through_their_provisional_due_dates(pg: DatabaseFactory) -> None:
+    issuer = TestIssuer()
+    h = await cases_app(pg, issuer)
+    await h.matter(matter_data(CODE, promised=10, statutory=20))
+    numbers = [case_no(CODE, date(2027, 3, 1), n) for n in (1, 2, 3)]
+    for number in numbers:
+        await h.receive(event_data(number, "submitted", at("2027-03-01T09:00"), seq=1))
+        await h.receive(event_data(number, "accepted", at("2027-03-01T10:00"), seq=2))
+    official = case_no(CODE, date(2026, 3, 2), 4)  # counted on 2026: not listed
+    await h.receive(event_data(official, "accepted", at("2026-03-02T10:00"), seq=1))
+    staff = bearer(issuer.staff(CODE[:18], ["window"]))
+    async with serve(h.app) as client:
+        first = (
+            await client.get("/v1/supervision/provisional", params={"limit": 2}, headers=staff)
+        ).json()
+        assert [c["case_no"] for c in first["items"]] == numbers[:2]
+        assert first["items"][0]["due_date"] == "2027-03-15"
+        assert first["items"][0]["due_date_provisional"] is True
+        second = (
+            await client.get(
+                "/v1/supervision/provisional",
+                params={"limit": 2, "cursor": first["next_cursor"]},
+                headers=staff,
+            )
+        ).json()
+        assert [c["case_no"] for c in second["items"]] == numbers[2:]
+        assert second["next_cursor"] is None
+        bad = await client.get("/v1/supervision/provisional", params={"cursor": "x"}, headers=staff)
+        assert bad.status_code == 400
+        assert bad.headers["content-type"].startswith("application/problem+json")
+        anonymous = await client.get("/v1/supervision/provisional")
+        assert anonymous.status_code == 401
