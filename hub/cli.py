@@ -82,6 +82,8 @@ SUB_CLIS = {
     "clients": "services.identity.cli:clients_app",
     "users": "services.identity.cli:users_app",
     "matters": "services.matters.cli:app",
+    # 工作日历: matters owns the official holiday schedules (`hub calendar load FILE`).
+    "calendar": "services.matters.cli:calendar_app",
     "cases": "services.cases.cli:app",
     "gateway": "gateway.cli:app",
 }

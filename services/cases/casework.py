@@ -49,7 +49,7 @@ from services.cases.store.tables import (
     ParkedEvent,
     WarningRow,
 )
-from services.runtime.calendar import WorkingCalendar, calendar_from_settings
+from services.runtime.calendar import WorkingCalendar, YearSchedule, calendar_from_settings
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import utcnow
 from services.runtime.identifiers import InvalidIdentifier, parse_case_no
@@ -106,6 +106,9 @@ class _Loaded:
     # deadlines, facts and 电子监察 are settled at commit.
     stage_before: str | None = None
     changed_at: datetime | None = None
+    # Set when only the calendar changed (official schedule loaded): the dates before, so
+    # a fact is told if they move although the stage does not.
+    dates_before: tuple[date | None, date | None, bool] | None = None
 
 
 @dataclass
@@ -131,6 +134,7 @@ class Casework:
         self.calendar = calendar or calendar_from_settings(settings.calendar_overrides_file)
         self.rules: SupervisionRules = settings.supervision_rules()
         self.cipher: FieldCipher = pii_cipher(settings)
+        self._calendar_version: tuple[int, datetime | None] = (0, None)
 
     def _batch(self, session: AsyncSession) -> dict[str, Any]:
         """This transaction's working set (in ``session.info``), set up on first use."""
@@ -152,12 +156,19 @@ class Casework:
                 continue
             case, now = loaded.case, loaded.changed_at
             computed = self._deadlines(case, loaded.replay.state)
+            dates = (case.due_date, case.statutory_due_date, case.due_date_provisional)
             if case.stage != loaded.stage_before:
                 later.append(
                     partial(
                         facts.state_changed, self.publish, session, case, loaded.stage_before, now
                     )
                 )
+            elif loaded.dates_before is not None and loaded.dates_before != dates:
+                # Recomputed on the official calendar: same stage, new due date.
+                later.append(
+                    partial(facts.state_changed, self.publish, session, case, case.stage, now)
+                )
+            loaded.dates_before = None
             self._once(later, session, case, "accepted", case.accepted_at is not None, now)
             self._once(later, session, case, "concluded", case.concluded_at is not None, now)
             self._supervise(later, session, loaded, loaded.replay.state, now, computed)
@@ -176,6 +187,8 @@ class Casework:
         """Apply a canonical ``hub.case.event.received`` payload, or park it."""
         now = now or utcnow()
         case_no, code = _check_identity(data)
+        if _CASES not in session.info:  # once per transaction: schedules loaded meanwhile
+            await self.refresh_calendar(session)
         loaded = await self._load(session, case_no)
         matter = await self._matter(session, code)
         if loaded is None and (matter is None or matter.status != "published"):
@@ -260,6 +273,7 @@ class Casework:
             accepted=False,
             paused=False,
             paused_working_days=0,
+            due_date_provisional=False,
             anomaly_count=0,
             published=[],
             created_at=now,
@@ -337,6 +351,7 @@ class Casework:
         case.due_date, case.statutory_due_date = c.due_date, c.statutory_due_date
         case.yellow_on, case.red_on = c.yellow_on, c.red_on
         case.paused, case.paused_working_days = c.paused, c.paused_working_days
+        case.due_date_provisional = c.provisional
         case.step_due_date = step_due_date(
             state, self.calendar, self.rules, special_limit_days=case.special_procedure_limit_days
         )
@@ -478,6 +493,65 @@ class Casework:
         await _tell(session, later)
         return len(due), raised
 
+    # -- working-day calendar ------------------------------------------------------------
+    async def refresh_calendar(self, session: AsyncSession) -> bool:
+        """Take the official schedules stored in this service's table (another process of
+        the service may have stored one); ``True`` when something new was taken."""
+        version = await repo.calendar_version(session)
+        if version == self._calendar_version:
+            return False
+        for row in await repo.calendar_years(session):
+            self.calendar.load_year(_schedule(row.year, row.holidays, row.workdays))
+        self._calendar_version = version
+        return True
+
+    async def calendar_loaded(
+        self, session: AsyncSession, data: dict[str, Any], now: datetime | None = None
+    ) -> int:
+        """An official holiday schedule (``hub.calendar.year_loaded``): store it, count on
+        it from now on, and recompute the cases whose dates it makes official. Returns
+        the number of cases recomputed."""
+        now = now or utcnow()
+        schedule = _schedule(data["year"], data.get("holidays"), data.get("workdays"))
+        await repo.save_calendar_year(
+            session,
+            schedule.year,
+            [d.isoformat() for d in schedule.holidays],
+            [d.isoformat() for d in schedule.workdays],
+            now,
+        )
+        await self.refresh_calendar(session)
+        self.calendar.load_year(schedule)
+        count = await self.recompute_provisional(session, now)
+        log.info("calendar %d loaded: %d cases recomputed", schedule.year, count)
+        return count
+
+    async def recompute_provisional(self, session: AsyncSession, now: datetime) -> int:
+        """Recompute every case with provisional dates that the official schedules now
+        cover (new dates, flag cleared, a state fact told); the facts and 电子监察 follow
+        at commit like any change."""
+        count = 0
+        for case_no, accepted_at, *dates in await repo.provisional_case_dates(session):
+            known = [d for d in dates if d is not None]
+            if (
+                accepted_at is not None
+                and known
+                and self.calendar.span_is_provisional(local_date(accepted_at), max(known))
+            ):
+                continue  # still counted over days no official schedule covers
+            loaded = await self._load(session, case_no)
+            if loaded is None or loaded.changed_at is not None:
+                continue
+            case = loaded.case
+            loaded.dates_before = (
+                case.due_date,
+                case.statutory_due_date,
+                case.due_date_provisional,
+            )
+            case.updated_at = loaded.changed_at = now
+            count += 1
+        return count
+
     # -- matters replica and parked events --------------------------------------------
     async def matter_event(
         self,
@@ -552,6 +626,14 @@ async def _tell(session: AsyncSession, later: list[_Fact]) -> None:
     async with outbox_batch(session):  # one multi-row outbox INSERT for all of them
         for fact in later:
             await fact()
+
+
+def _schedule(year: object, holidays: object, workdays: object) -> YearSchedule:
+    """One year's schedule from its wire or stored form (checked like a schedule file)."""
+    try:
+        return YearSchedule.parse(year, holidays, workdays)
+    except ValueError as exc:
+        raise PermanentEventError(f"invalid holiday schedule: {exc}") from exc
 
 
 def _check_identity(data: dict[str, Any]) -> tuple[str, str]:

@@ -95,6 +95,8 @@ def summary(case: CaseRow) -> dict[str, Any]:
         "accepted_at": _local(case.accepted_at),
         "closed_at": _local(case.closed_at),
         "due_date": _day(case.due_date),
+        # 暂定: counted over days no official holiday schedule covers yet.
+        "due_date_provisional": bool(case.due_date_provisional),
         "clock": _clock_state(case),
     }
 
@@ -280,4 +282,26 @@ async def org_warnings(
     return {
         "items": [warning_view(w) for w in page],
         "next_cursor": _encode({"id": page[-1].id}) if more else None,
+    }
+
+
+async def org_provisional(
+    session: AsyncSession, principal: Principal, *, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    """The caller's org's cases whose due dates are provisional (暂定), by case number."""
+    if principal.subject_type != "staff" or not principal.uscc:
+        raise Problem(404, "no supervision list is visible to you", code="not-found")
+    after = None
+    if cursor:
+        c = _decode(cursor)
+        if not isinstance(c.get("case_no"), str):
+            raise _bad_cursor()
+        after = c["case_no"]
+    rows = await repo.provisional_cases(
+        session, after=after, limit=limit + 1, org_uscc=principal.uscc
+    )
+    page, more = rows[:limit], len(rows) > limit
+    return {
+        "items": [summary(r) | {"statutory_due_date": _day(r.statutory_due_date)} for r in page],
+        "next_cursor": _encode({"case_no": page[-1].case_no}) if more else None,
     }

@@ -1,6 +1,7 @@
-"""The periodic 电子监察 pass: raises due warnings and sweeps parked events whose matter
-has arrived. It runs as the hub's background task ``cases-supervision`` (started and
-stopped with the app, failures logged and retried with backoff). Tests call
+"""The periodic 电子监察 pass: raises due warnings, sweeps parked events whose matter
+has arrived and recomputes provisional due dates an official schedule now covers. It
+runs as the hub's background task ``cases-supervision`` (started and stopped with the
+app, failures logged and retried with backoff). Tests call
 :func:`supervise_once` directly with an injected ``now``."""
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ async def supervise_once(db: Database, casework: Casework, now: datetime | None 
     now = now or utcnow()
     async with db.transaction() as session:
         await casework.unpark_ready(session, now)
+    async with db.transaction() as session:
+        # Schedules another process stored, and provisional dates they now cover (a
+        # case whose event raced with the schedule's arrival).
+        await casework.refresh_calendar(session)
+        await casework.recompute_provisional(session, now)
     raised, batch = 0, 500
     while True:
         async with db.transaction() as session:

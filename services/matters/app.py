@@ -8,6 +8,7 @@ from services.matters.api.editing import router as editing_router
 from services.matters.api.public import router as public_router
 from services.matters.api.sync import XLSX
 from services.matters.api.sync import router as sync_router
+from services.matters.calendar import MattersCalendar
 from services.matters.settings import MattersSettings
 from services.matters.sync import install_background_sync
 from services.runtime.app import Hub, create_service_app
@@ -20,7 +21,10 @@ def create_app(settings: MattersSettings | None = None) -> FastAPI:
     settings = settings or MattersSettings()
 
     def configure(hub: Hub) -> None:
-        hub.extras["calendar"] = calendar_from_settings(settings.calendar_overrides_file)
+        # Brought up to date from calendar_years (hub calendar load) before each use.
+        hub.extras["calendar"] = MattersCalendar(
+            calendar_from_settings(settings.calendar_overrides_file)
+        )
         install_background_sync(hub)
 
     return create_service_app(

@@ -12,11 +12,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from services.matters.calendar import load_schedules, loaded_years
 from services.matters.catalog import Actor
 from services.matters.excel import WorkbookError, import_workbook, write_workbook
 from services.matters.exporting import items_for_export
 from services.matters.settings import MattersSettings
 from services.runtime.app import Hub
+from services.runtime.calendar import ScheduleError, parse_schedules, read_schedule_file
 from services.runtime.db import Database
 from services.runtime.messaging import Messaging
 
@@ -112,3 +114,73 @@ def export(
 
     count = asyncio.run(run())
     console.print(f"exported {count} items to {file}")
+
+
+# -- hub calendar … (the working-day calendar the matters service owns) ------------------------
+
+calendar_app = typer.Typer(
+    help="工作日历: official holiday schedules (放假安排, 调休) for due dates.",
+    no_args_is_help=True,
+)
+
+
+@calendar_app.command("load")
+def calendar_load(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    database_url: Annotated[str | None, typer.Option(envvar="HUB_DATABASE_URL")] = None,
+    loaded_by: Annotated[str, typer.Option(help="recorded with each year")] = "hub-cli",
+) -> None:
+    """Load the official schedule of one or more years from a YAML file
+    (``2027: {holidays: [...], workdays: [...]}``): stored by matters, published as
+    ``hub.calendar.year_loaded``; cases recomputes its provisional due dates."""
+    try:
+        schedules = parse_schedules(read_schedule_file(file))
+    except ScheduleError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(2) from exc
+    if not schedules:
+        console.print("[red]the file names no year")
+        raise typer.Exit(2)
+
+    async def run() -> list[int]:
+        hub = _hub(database_url)
+        try:
+            with Progress(
+                TextColumn("[bold]日历"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.description}"),
+                console=console,
+            ) as bar:
+                task = bar.add_task("", total=len(schedules))
+
+                def step(done: int, total: int, year: int) -> None:
+                    bar.update(task, completed=done, description=f"{year} loaded")
+
+                return await load_schedules(hub, schedules, loaded_by=loaded_by, progress=step)
+        finally:
+            await hub.db.dispose()
+
+    years = asyncio.run(run())
+    for s in schedules:
+        console.print(f"{s.year}: {len(s.holidays)} holidays, {len(s.workdays)} make-up workdays")
+    console.print(f"loaded {', '.join(map(str, years))}")
+
+
+@calendar_app.command("years")
+def calendar_years(
+    database_url: Annotated[str | None, typer.Option(envvar="HUB_DATABASE_URL")] = None,
+) -> None:
+    """The years with a loaded official schedule."""
+
+    async def run() -> list[tuple[int, int, int, str, str]]:
+        hub = _hub(database_url)
+        try:
+            return await loaded_years(hub.db)
+        finally:
+            await hub.db.dispose()
+
+    table = Table("year", "holidays", "workdays", "loaded_at", "loaded_by")
+    for row in asyncio.run(run()):
+        table.add_row(*map(str, row))
+    Console().print(table)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.matters.calendar import MattersCalendar
 from services.matters.catalog import check_code, load_matter
 from services.matters.domain.access import division_prefix
 from services.matters.domain.guide import (
@@ -20,7 +21,6 @@ from services.matters.domain.guide import (
 from services.matters.domain.search_text import query_terms
 from services.matters.store import repository as repo
 from services.matters.store.tables import Matter, MatterVersion, SearchDoc, SearchTerm
-from services.runtime.calendar import CalendarYearNotCovered, WorkingCalendar
 from services.runtime.problems import Problem
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -111,7 +111,7 @@ def _local_day(moment: datetime) -> date:
 
 async def due_dates(
     session: AsyncSession,
-    calendar: WorkingCalendar,
+    calendars: MattersCalendar,
     raw_code: str,
     accepted_at: datetime,
     special_procedure_days: int,
@@ -119,26 +119,31 @@ async def due_dates(
     """Commitment and legal due dates in working days from the acceptance day.
 
     Time spent in 特别程序 is not counted: the caller passes the working days they took and
-    both due dates move by that much.
+    both due dates move by that much. A date counted over days of a year without an
+    official holiday schedule is ``provisional`` (暂定).
     """
     matter, version = await published(session, raw_code)
     content = version.content
     start = _local_day(accepted_at)
+    if not 2000 <= start.year <= 2199:  # a deadline is counted for a real 受理 day
+        raise Problem(
+            422, "accepted_at must be between 2000 and 2199", code="accepted-at-out-of-range"
+        )
+    calendar = await calendars.current(session)
+    provisional = False
 
     def due(limit: int | None) -> str | None:
+        nonlocal provisional
         if limit is None:
             return None
-        return calendar.add_working_days(start, limit + special_procedure_days).isoformat()
+        result = calendar.due_date(start, limit + special_procedure_days)
+        provisional = provisional or result.provisional
+        return result.day.isoformat()
 
-    try:
-        promised, statutory = (
-            due(content.get("promised_limit_days")),
-            due(content.get("statutory_limit_days")),
-        )
-    except CalendarYearNotCovered as exc:
-        raise Problem(
-            422, f"the working-day calendar does not cover {exc}", code="calendar-not-covered"
-        ) from exc
+    promised, statutory = (
+        due(content.get("promised_limit_days")),
+        due(content.get("statutory_limit_days")),
+    )
     return {
         "implementation_code": matter.implementation_code,
         "version": version.version,
@@ -150,6 +155,7 @@ async def due_dates(
         "statutory_due": statutory,
         "special_procedures": content.get("special_procedures") or [],
         "unit": "working_days",
+        "provisional": provisional,
     }
 
 

@@ -19,7 +19,7 @@ from services.cases.domain.supervision import (
     step_due_date,
     supervise,
 )
-from services.runtime.calendar import WorkingCalendar
+from services.runtime.calendar import WorkingCalendar, YearSchedule
 from tests.cases.factory import at
 
 CAL = WorkingCalendar()
@@ -298,3 +298,25 @@ def test_conditional_acceptance_runs_the_clock_as_acceptance_does() -> None:
         CAL,
     )
     assert conditional == plain and conditional.due_date == date(2026, 3, 9)
+
+
+def test_dates_counted_into_2027_are_provisional_until_the_official_schedule() -> None:
+    # 2027 has no official data: 除夕 5 – 初三 8 Feb plus 补假 9, 10 Feb (Sat/Sun holidays).
+    state = fold(accepted_on("2027-01-28"))
+    limits = Limits(promised_days=10, statutory_days=20)
+    c = clock(state, limits, CAL)
+    assert c.due_date == date(2027, 2, 17) and c.provisional
+    # Counted only over official 2026 days: not provisional, even with the red day in 2027.
+    inside = clock(fold(accepted_on("2026-12-01")), Limits(promised_days=5), CAL)
+    assert inside.due_date == date(2026, 12, 8) and not inside.provisional
+    edge = clock(fold(accepted_on("2026-12-24")), Limits(promised_days=5), CAL)
+    assert edge.due_date == date(2026, 12, 31) and edge.red_on == date(2027, 1, 4)
+    assert edge.provisional  # its red day (the 6th working day) is counted on 2027
+    official = WorkingCalendar()
+    official.load_year(
+        YearSchedule(2027, tuple(date(2027, 2, d) for d in range(5, 13)), (date(2027, 1, 31),))
+    )
+    again = clock(state, limits, official)
+    assert again.due_date == date(2027, 2, 18) and not again.provisional
+    # Not yet accepted, or no limit: nothing to mark.
+    assert not clock(fold([ev("submitted", 1, "2027-01-28T09:00")]), limits, CAL).provisional

@@ -269,7 +269,12 @@ async def test_due_dates_count_working_days(food: httpx.AsyncClient) -> None:
     ):
         r = await food.get(f"/v1/matters/{DEMO_FOOD_CODE}/due", params=params)
         assert r.status_code == 422, params
+    assert body["provisional"] is False and later["provisional"] is False
+    # A year without official data is counted on the statutory holidays, marked provisional.
     r = await food.get(
         f"/v1/matters/{DEMO_FOOD_CODE}/due", params={"accepted_at": "2199-01-05T10:00:00+08:00"}
     )
-    assert r.status_code == 422 and r.json()["type"].endswith("/calendar-not-covered")
+    assert r.status_code == 200 and r.json()["provisional"] is True
+    for far in ("9999-12-31T10:00:00+08:00", "1900-01-02T10:00:00+08:00"):
+        r = await food.get(f"/v1/matters/{DEMO_FOOD_CODE}/due", params={"accepted_at": far})
+        assert r.status_code == 422 and r.json()["type"].endswith("/accepted-at-out-of-range")

@@ -1,4 +1,5 @@
-"""电子监察 list for staff of the handling org: ``/v1/supervision/warnings``."""
+"""电子监察 lists for staff of the handling org: ``/v1/supervision/warnings`` and the
+provisional due dates ``/v1/supervision/provisional``."""
 
 from __future__ import annotations
 
@@ -29,3 +30,16 @@ async def warnings(
     return await progress.org_warnings(
         session, principal, level=level, status=status, kind=kind, cursor=cursor, limit=limit
     )
+
+
+@router.get(
+    "/provisional",
+    summary="The caller's org's cases whose due dates are provisional (no official calendar yet)",
+)
+async def provisional(
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=progress.MAX_PAGE)] = 20,
+) -> dict[str, Any]:
+    return await progress.org_provisional(session, principal, cursor=cursor, limit=limit)

@@ -8,6 +8,10 @@ spent, the day the materials arrive is not. An open pause stops the clock: no du
 can be named until it ends, but the days used so far are known.
 
 A 即办件 has a limit of 0: it is due on the day it is accepted.
+
+Dates counted over days of a year without an official holiday schedule are
+``provisional`` (暂定, see :mod:`services.runtime.calendar`): they are recomputed when the
+official schedule is loaded.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class Clock:
     red_on: date | None  # first day the limit is passed
     paused: bool
     paused_working_days: int
+    # Some date above was counted over provisional days (no official schedule yet).
+    provisional: bool = False
 
 
 def _paused_ranges(pauses: tuple[Pause, ...]) -> list[tuple[date, date | None]]:
@@ -113,14 +119,18 @@ def clock(
     yellow = None
     if limit:  # a 即办件 (limit 0) has no time to warn about
         yellow = at(yellow_threshold_days(limit, yellow_ratio))
+    due, statutory = at(limit), at(limits.statutory_days)
+    red = at(None if limit is None else limit + 1)
+    last = max((d for d in (due, statutory, red) if d is not None), default=None)
     return Clock(
         limit_days=limit,
-        due_date=at(limit),
-        statutory_due_date=at(limits.statutory_days),
+        due_date=due,
+        statutory_due_date=statutory,
         yellow_on=yellow,
-        red_on=at(None if limit is None else limit + 1),
+        red_on=red,
         paused=paused,
         paused_working_days=paused_days,
+        provisional=last is not None and calendar.span_is_provisional(accepted_on, last),
     )
 
 

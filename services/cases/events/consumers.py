@@ -1,4 +1,5 @@
-"""Consumers of the cases service: 办件 events from the gateway, 事项 from matters."""
+"""Consumers of the cases service: 办件 events from the gateway, 事项 and official holiday
+schedules from matters."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ CASE_EVENT = "hub.case.event.received"
 MATTER_EVENTS = ["hub.matter.published", "hub.matter.withdrawn"]
 INTAKE_GROUP = "cases-intake"
 MATTERS_GROUP = "cases-matters"
+CALENDAR_EVENT = "hub.calendar.year_loaded"
+CALENDAR_GROUP = "cases-calendar"
 
 
 def register(hub: Hub, casework: Casework) -> None:
@@ -21,5 +24,11 @@ def register(hub: Hub, casework: Casework) -> None:
     async def on_matter(session: AsyncSession, event: Envelope) -> None:
         await casework.matter_event(session, event.type, event.data)
 
+    async def on_calendar(session: AsyncSession, event: Envelope) -> None:
+        await casework.calendar_loaded(session, event.data)
+
     hub.messaging.consume(INTAKE_GROUP, ["hub.cases"], on_case_event, event_types=[CASE_EVENT])
     hub.messaging.consume(MATTERS_GROUP, ["hub.matters"], on_matter, event_types=MATTER_EVENTS)
+    hub.messaging.consume(
+        CALENDAR_GROUP, ["hub.matters"], on_calendar, event_types=[CALENDAR_EVENT]
+    )

@@ -53,6 +53,7 @@ async def state_changed(
         "to_stage": case.stage,
         "stage_since": _iso(case.stage_since),
         "due_date": _iso(case.due_date),
+        "due_date_provisional": bool(case.due_date_provisional),
         "paused": case.paused,
         "anomaly_count": case.anomaly_count,
     }
@@ -65,6 +66,7 @@ async def accepted(publish: Publish, session: AsyncSession, case: CaseRow, now: 
         "limit_days": case.limit_days,
         "due_date": _iso(case.due_date),
         "statutory_due_date": _iso(case.statutory_due_date),
+        "due_date_provisional": bool(case.due_date_provisional),
         "applicant": _applicant(case),
     }
     await publish(session, ACCEPTED, key=case.case_no, data=data, occurred_at=now)
@@ -81,6 +83,7 @@ async def concluded(
         "accepted_at": _iso(case.accepted_at),
         "concluded_at": _iso(case.concluded_at),
         "due_date": _iso(case.due_date),
+        "due_date_provisional": bool(case.due_date_provisional),
         "decision": case.decision,
         "certificate_type": case.certificate_type,
         "certificate_data": certificate_data,
@@ -100,6 +103,7 @@ async def warning(publish: Publish, session: AsyncSession, case: CaseRow, row: W
         "scope": row.scope,
         "raised_at": _iso(row.raised_at),
         "due_date": _iso(case.due_date),
+        "due_date_provisional": bool(case.due_date_provisional),
         "detail": row.detail,
     }
     await publish(session, WARNING, key=case.case_no, data=data, occurred_at=row.raised_at)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.domain.history import CaseEvent, Handler
 from services.cases.domain.stages import CaseType, Stage
 from services.cases.store.tables import (
+    CalendarYearRow,
     CaseEventRow,
     CaseRow,
     MatterReplica,
@@ -132,3 +133,61 @@ async def parked_with_published_matter(session: AsyncSession, limit: int) -> lis
         .limit(limit)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+# -- working-day calendar (official schedules) and provisional due dates ---------------------
+
+
+async def calendar_years(session: AsyncSession) -> list[CalendarYearRow]:
+    return list((await session.execute(select(CalendarYearRow))).scalars())
+
+
+async def save_calendar_year(
+    session: AsyncSession, year: int, holidays: list[str], workdays: list[str], loaded_at: datetime
+) -> None:
+    row = await session.get(CalendarYearRow, year, with_for_update=True)
+    if row is None:
+        session.add(
+            CalendarYearRow(year=year, holidays=holidays, workdays=workdays, loaded_at=loaded_at)
+        )
+    else:
+        row.holidays, row.workdays, row.loaded_at = holidays, workdays, loaded_at
+    await session.flush()
+
+
+async def calendar_version(session: AsyncSession) -> tuple[int, datetime | None]:
+    """(years, newest load): changes whenever a schedule is stored."""
+    stmt = select(func.count(), func.max(CalendarYearRow.loaded_at))
+    count, newest = (await session.execute(stmt)).one()
+    return int(count), newest
+
+
+async def provisional_cases(
+    session: AsyncSession,
+    *,
+    after: str | None = None,
+    limit: int = 500,
+    org_uscc: str | None = None,
+) -> list[CaseRow]:
+    """Cases whose dates were counted over provisional days, by case number."""
+    stmt = select(CaseRow).where(CaseRow.due_date_provisional.is_(True))
+    if org_uscc is not None:
+        stmt = stmt.where(CaseRow.handler_org_uscc == org_uscc)
+    if after is not None:
+        stmt = stmt.where(CaseRow.case_no > after)
+    stmt = stmt.order_by(CaseRow.case_no).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def provisional_case_dates(
+    session: AsyncSession,
+) -> list[tuple[str, datetime | None, date | None, date | None, date | None]]:
+    """(case_no, accepted_at, due_date, statutory_due_date, red_on) of provisional cases."""
+    stmt = select(
+        CaseRow.case_no,
+        CaseRow.accepted_at,
+        CaseRow.due_date,
+        CaseRow.statutory_due_date,
+        CaseRow.red_on,
+    ).where(CaseRow.due_date_provisional.is_(True))
+    return [tuple(r) for r in (await session.execute(stmt)).all()]  # type: ignore[misc]

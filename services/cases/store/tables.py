@@ -54,6 +54,9 @@ class CaseRow(Base):
     step_due_date: Mapped[date | None] = mapped_column(Date)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     paused_working_days: Mapped[int] = mapped_column(Integer, default=0)
+    # 暂定: the dates above were counted over days without an official holiday schedule;
+    # recomputed when the schedule is loaded (hub.calendar.year_loaded).
+    due_date_provisional: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     decision: Mapped[str | None] = mapped_column(String(20))
     certificate_type: Mapped[str | None] = mapped_column(String(100))
     certificate_data_enc: Mapped[str | None] = mapped_column(Text)
@@ -154,3 +157,14 @@ class ParkedEvent(Base):
     data_enc: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(String(200))
     parked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CalendarYearRow(Base):
+    """An official holiday schedule (放假安排) as the matters service published it."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holidays: Mapped[list[str]] = mapped_column(JSON)
+    workdays: Mapped[list[str]] = mapped_column(JSON)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.matters.store.tables import (
     BaseItem,
+    CalendarYear,
     Matter,
     MatterVersion,
     SearchDoc,
@@ -89,3 +91,24 @@ async def list_issues(
         stmt = stmt.where(SyncIssue.status == status)
     stmt = stmt.order_by(SyncIssue.id).limit(limit).offset(offset)
     return (await session.execute(stmt)).scalars().all()
+
+
+# -- working-day calendar (official schedules) ----------------------------------------------
+
+
+async def calendar_year(
+    session: AsyncSession, year: int, *, lock: bool = False
+) -> CalendarYear | None:
+    return await session.get(CalendarYear, year, with_for_update=lock)
+
+
+async def calendar_years(session: AsyncSession) -> list[CalendarYear]:
+    return list((await session.execute(select(CalendarYear).order_by(CalendarYear.year))).scalars())
+
+
+async def calendar_version(session: AsyncSession) -> tuple[int, datetime | None]:
+    """(years, newest load): changes whenever a schedule is stored."""
+    count, newest = (
+        await session.execute(select(func.count(), func.max(CalendarYear.loaded_at)))
+    ).one()
+    return int(count), newest

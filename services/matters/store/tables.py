@@ -175,3 +175,16 @@ class SyncIssue(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CalendarYear(Base):
+    """An official holiday schedule (放假安排) of one year: the matters service owns the
+    working-day calendar; the other services get it as ``hub.calendar.year_loaded``."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holidays: Mapped[list[str]] = mapped_column(JSON)
+    workdays: Mapped[list[str]] = mapped_column(JSON)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    loaded_by: Mapped[str | None] = mapped_column(String(100))
