@@ -24,8 +24,10 @@ def test_create_legacy_list_disable_and_verify(tmp_path: Path) -> None:
             "create-legacy",
             "--name",
             "浈江区行政审批系统",
-            "--org-uscc",
+            "--org",
             COUNTIES[0].bureau_uscc,
+            "--org",
+            COUNTIES[1].bureau_uscc,
             *args,
         ],
     )
@@ -35,12 +37,11 @@ def test_create_legacy_list_disable_and_verify(tmp_path: Path) -> None:
     listed = runner.invoke(app, ["clients", "list", *args])
     row = json.loads(listed.output.strip().splitlines()[0])
     assert row["app_key"] == creds["app_key"] and row["status"] == "active"
+    assert row["orgs"] == [COUNTIES[0].bureau_uscc, COUNTIES[1].bureau_uscc]
     assert creds["secret"] not in listed.output
     assert runner.invoke(app, ["clients", "disable", creds["client_id"], *args]).exit_code == 0
     assert '"disabled"' in runner.invoke(app, ["clients", "list", *args]).output
-    bad = runner.invoke(
-        app, ["clients", "create-legacy", "--name", "x", "--org-uscc", "123", *args]
-    )
+    bad = runner.invoke(app, ["clients", "create-legacy", "--name", "x", "--org", "123", *args])
     assert bad.exit_code == 2
     verified = runner.invoke(app, ["exchange-log", "verify", *args])
     assert verified.exit_code == 0 and "intact" in verified.output

@@ -52,7 +52,7 @@ async def test_batch_is_accepted_and_durable_in_the_outbox_before_202(
 async def test_duplicates_are_reported_and_not_published_again(
     gateway: Gateway, issuer: TestIssuer
 ) -> None:
-    pusher = (await _pusher(gateway, issuer, _client_id()))
+    pusher = await _pusher(gateway, issuer, _client_id())
     events = CountySystem(COUNTIES[1], seed=12).stream(2)
     first = await pusher.push(events)
     assert first.json()["accepted"] == len(events)
@@ -142,7 +142,7 @@ async def test_garbage_bodies_get_problems_never_500(gateway: Gateway, issuer: T
 async def test_idempotency_key_replays_the_answer_and_refuses_a_different_body(
     gateway: Gateway, issuer: TestIssuer
 ) -> None:
-    pusher = (await _pusher(gateway, issuer, _client_id()))
+    pusher = await _pusher(gateway, issuer, _client_id())
     events = CountySystem(COUNTIES[0], seed=17).stream(2)
     key = uuid.uuid4().hex
     first = await pusher.push(events, idempotency_key=key)
