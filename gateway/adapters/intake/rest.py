@@ -48,9 +48,14 @@ def _answer_body(results: list[ItemResult]) -> dict[str, Any]:
     return {**Counts.of(results).as_dict(), "results": [r.as_dict() for r in results]}
 
 
+def _no_constants(name: str) -> Any:
+    # RFC 8259 has no NaN/Infinity; Python would accept them and the database would not.
+    raise ValueError(f"{name} is not JSON")
+
+
 def _events_of(body: bytes, max_batch: int) -> list[Any]:
     try:
-        document = json.loads(body)
+        document = json.loads(body, parse_constant=_no_constants)
     except RecursionError as exc:
         raise _too_deep() from exc
     except (ValueError, UnicodeDecodeError) as exc:
