@@ -227,7 +227,6 @@ class FileDropAdapter:
             failure_label(exc),
             attempts,
             self.max_attempts,
-            exc_info=exc,
         )
         if attempts < self.max_attempts:
             return

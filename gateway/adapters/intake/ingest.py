@@ -123,7 +123,8 @@ def normalise_one(raw: Any, *, source_system: str, channel: str) -> Normalised:
     except RecursionError:  # e.g. deeply nested JSON text in a flat channel's column
         return _too_deep()
     except Exception as exc:  # one bad item must not sink or stall the others
-        log.exception("unexpected error normalising an item from %s", source_system)
+        # Type only: the message of an arbitrary exception may quote the item (PII).
+        log.error("unexpected %s normalising an item from %s", type(exc).__name__, source_system)
         message = f"the item could not be processed ({type(exc).__name__})"
         return Normalised(errors=[FieldError("", "unprocessable", message)])
     if item.event is not None and depth_exceeds(item.event):
