@@ -77,9 +77,9 @@ async def test_rest_refuses_unregistered_and_disabled_clients(
     assert await gateway.outbox_count() == before
 
     client_id = await register(gateway.hub, _id("county"), HOME, channels=("file",))
-    wrong_channel = await RestPusher(
-        gateway.client, issuer.client(client_id, "cases:push")
-    ).push(events)
+    wrong_channel = await RestPusher(gateway.client, issuer.client(client_id, "cases:push")).push(
+        events
+    )
     assert wrong_channel.status_code == 403
     assert wrong_channel.json()["type"].endswith("/channel-not-allowed")
 
@@ -103,7 +103,10 @@ async def test_rest_rejects_events_of_foreign_orgs_per_item(
     results = response.json()["results"]
     assert [r["status"] for r in results] == ["accepted", "rejected", "rejected", "accepted"]
     paths = {e["path"]: e["code"] for e in results[1]["errors"]}
-    assert paths == {"implementation_code": "org-not-allowed", "handler.org_uscc": "org-not-allowed"}
+    assert paths == {
+        "implementation_code": "org-not-allowed",
+        "handler.org_uscc": "org-not-allowed",
+    }
     assert [(e["path"], e["code"]) for e in results[2]["errors"]] == [
         ("handler.org_uscc", "org-not-allowed")
     ]
