@@ -245,18 +245,8 @@ async def test_file_drop_of_an_unregistered_or_disabled_client_is_not_read(
 async def identity(pg: DatabaseFactory) -> AsyncIterator[Env]:
     url = await pg.create("gateway_identity")
     async with identity_env(url) as env:
+        await ensure_gateway_client(env)
         async with env.core.db.transaction() as session:
-            _, secret = await clients.create_client(
-                session,
-                ClientSpec(
-                    client_id="hub-gateway",
-                    name="网关",
-                    grant_types=["client_credentials"],
-                    scopes=[],
-                    can_introspect=True,
-                ),
-            )
-            env.secrets["hub-gateway"] = secret or ""
             _, secret = await clients.create_client(
                 session,
                 ClientSpec(
@@ -268,6 +258,22 @@ async def identity(pg: DatabaseFactory) -> AsyncIterator[Env]:
             )
             env.secrets["county-revoked"] = secret or ""
         yield env
+
+
+async def ensure_gateway_client(env: Env) -> None:
+    """The gateway's own client at identity, allowed to introspect any token."""
+    async with env.core.db.transaction() as session:
+        _, secret = await clients.create_client(
+            session,
+            ClientSpec(
+                client_id="hub-gateway",
+                name="网关",
+                grant_types=["client_credentials"],
+                scopes=[],
+                can_introspect=True,
+            ),
+        )
+    env.secrets["hub-gateway"] = secret or ""
 
 
 def identity_gateway_settings(gateway_url: str, env: Env, issuer: TestIssuer) -> Any:
