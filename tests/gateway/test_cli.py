@@ -84,7 +84,9 @@ def test_register_and_sources_show_which_sources_are_read(tmp_path: Path) -> Non
     assert shown.exit_code == 1  # an operator's script notices a source that is not read
     again = runner.invoke(
         app,
-        ["clients", "register", "--client-id", "county-files", "--name", "x"]
-        + ["--org", COUNTIES[1].bureau_uscc, "--channel", "file", *args],
+        [
+            *("clients", "register", "--client-id", "county-files", "--name", "x"),
+            *("--org", COUNTIES[1].bureau_uscc, "--channel", "file", *args),
+        ],
     )
     assert again.exit_code == 2 and "already registered" in again.output
