@@ -115,9 +115,9 @@ def _too_deep(event_id: str | None = None) -> Normalised:
 
 
 def normalise_one(raw: Any, *, source_system: str, channel: str) -> Normalised:
-    """:func:`canonical.normalise` that never raises: a poisoned item is rejected alone."""
-    if depth_exceeds(raw):
-        return _too_deep()
+    """:func:`canonical.normalise` that never raises: a poisoned item is rejected alone.
+
+    Documents are depth-checked by their channel (REST JSON, XML) before this runs."""
     try:
         item = normalise(raw, source_system=source_system, channel=channel)
     except RecursionError:  # e.g. deeply nested JSON text in a flat channel's column
@@ -127,7 +127,10 @@ def normalise_one(raw: Any, *, source_system: str, channel: str) -> Normalised:
         log.error("unexpected %s normalising an item from %s", type(exc).__name__, source_system)
         message = f"the item could not be processed ({type(exc).__name__})"
         return Normalised(errors=[FieldError("", "unprocessable", message)])
-    if item.event is not None and depth_exceeds(item.event):
+    # Free-form parts may come from JSON text (flat channels): measured once parsed.
+    if item.event is not None and any(
+        depth_exceeds(item.event.get(part), MAX_DEPTH - 1) for part in ("detail", "result")
+    ):
         return _too_deep(item.event_id)
     return item
 
