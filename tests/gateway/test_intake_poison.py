@@ -12,7 +12,8 @@ from typing import Any
 
 import aiomysql
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from gateway.adapters.intake.exchange_table import ExchangeTableAdapter, exchange_table_ddl
 from gateway.adapters.intake.file_drop import FileDropAdapter
@@ -218,3 +219,37 @@ async def test_a_poisoned_file_is_moved_aside_after_n_tries_while_the_next_is_re
         if r["payload"]["source_system"] == client_id
     ]
     assert sorted(published) == sorted(e["event_id"] for e in good)
+
+
+async def test_an_outage_of_the_hub_database_counts_against_no_file(
+    gateway: Gateway, issuer: TestIssuer, tmp_path: Path
+) -> None:
+    """A database outage stops the poll (retried with backoff); the file is not blamed."""
+    from gateway.app import create_app
+    from tests.gateway.conftest import gateway_settings
+
+    down = create_app(
+        gateway_settings("postgresql+asyncpg://postgres@127.0.0.1:9/none", issuer)
+    ).state.hub
+    client_id = await register(
+        gateway.hub, f"files-{uuid.uuid4().hex[:8]}", COUNTY, channels=("file",)
+    )
+    source = FileDropSource(client_id=client_id, directory=str(tmp_path), settle_seconds=0.1)
+    drop_file(tmp_path, "day.csv", csv_bytes(CountySystem(COUNTY, seed=905).case()))
+    outage = FileDropAdapter(down, source)
+    outage.max_attempts = 1
+    for _ in range(2):
+        with pytest.raises((OSError, DBAPIError)):
+            await outage.poll_once()
+    await down.db.dispose()
+    assert (tmp_path / "day.csv").exists() and not (tmp_path / "failed").exists()
+    async with gateway.hub.db.sessionmaker() as session:
+        counted = await session.scalar(
+            select(func.count())
+            .select_from(IntakeFailure)
+            .where(IntakeFailure.source == f"file:{client_id}")
+        )
+    assert counted == 0
+    # Back up: the same file goes through.
+    assert await FileDropAdapter(gateway.hub, source).poll_once() == 1
+    assert (tmp_path / "done" / "day.csv").exists()
