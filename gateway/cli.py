@@ -1,9 +1,13 @@
 """``hub gateway …``: operators' commands for the external-system registry and the log.
 
-hub gateway clients create-legacy --name 浈江区审批系统 --org-uscc 11440204000000527F
+hub gateway clients create-legacy --name 浈江区审批系统 --org 11440204000000527F
+hub gateway clients register --client-id dept-scjg --name … --org USCC --channel exchange-table
 hub gateway clients list
 hub gateway clients disable sys-1a2b3c
+hub gateway sources
 hub gateway exchange-log verify
+
+(``hub systems onboard`` does the whole onboarding: identity client + registration here.)
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
+from sqlalchemy.exc import IntegrityError
 
 from gateway.clients import registry
 from gateway.settings import GatewaySettings
@@ -48,7 +53,7 @@ def _run(database_url: str, work: Callable[[Database, GatewaySettings], Awaitabl
 @clients_app.command("create-legacy")
 def create_legacy(
     name: str = typer.Option(..., help="system name, e.g. 浈江区行政审批系统"),
-    org_uscc: str = typer.Option(..., help="统一社会信用代码 of the owning org"),
+    org: list[str] = typer.Option(..., help="统一社会信用代码 of an org it reports for; repeat"),
     channel: list[str] = typer.Option(["soap"], help="allowed channel(s)"),
     client_id: str = typer.Option("", help="client id (generated when empty)"),
     database_url: str = DatabaseOption,
@@ -63,15 +68,45 @@ def create_legacy(
                 db,
                 s,
                 name=name,
-                org_uscc=org_uscc,
+                orgs=org,
                 channels=tuple(channel),
                 client_id=client_id or None,
             ),
         )
-    except (InvalidIdentifier, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+    except (InvalidIdentifier, ValueError, IntegrityError) as exc:
+        typer.echo(f"error: {_reason(exc)}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(json.dumps(creds.as_dict(), ensure_ascii=False))
+
+
+@clients_app.command("register")
+def register(
+    client_id: str = typer.Option(..., help="the OAuth client id / source_system"),
+    name: str = typer.Option(..., help="system name"),
+    org: list[str] = typer.Option(..., help="统一社会信用代码 of an org it reports for; repeat"),
+    channel: list[str] = typer.Option(..., help="allowed channel(s): rest, exchange-table, file"),
+    database_url: str = DatabaseOption,
+) -> None:
+    """Register a system without a secret (its OAuth client lives in identity)."""
+    try:
+        _run(
+            database_url,
+            lambda db, _s: registry.register_client(
+                db, client_id=client_id, name=name, orgs=org, channels=channel
+            ),
+        )
+    except (InvalidIdentifier, ValueError, IntegrityError) as exc:
+        typer.echo(f"error: {_reason(exc)}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps({"client_id": client_id, "orgs": org, "channels": channel}))
+
+
+def _reason(exc: Exception) -> str:
+    return (
+        "this client id or app key is already registered"
+        if isinstance(exc, IntegrityError)
+        else str(exc)
+    )
 
 
 @clients_app.command("list")
@@ -83,7 +118,7 @@ def list_clients(database_url: str = DatabaseOption) -> None:
                 {
                     "client_id": client.client_id,
                     "name": client.name,
-                    "org_uscc": client.org_uscc,
+                    "orgs": client.orgs,
                     "channels": client.channels,
                     "app_key": client.app_key,
                     "status": client.status,
@@ -108,6 +143,36 @@ def disable(client_id: str, database_url: str = DatabaseOption) -> None:
 @clients_app.command("enable")
 def enable(client_id: str, database_url: str = DatabaseOption) -> None:
     _set_status(client_id, "active", database_url)
+
+
+@app.command("sources")
+def sources(database_url: str = DatabaseOption) -> None:
+    """Each configured exchange-table / file source and whether the registry admits it
+    (a source whose client is not registered, disabled or lacks the channel is not read)."""
+
+    async def work(db: Database, settings: GatewaySettings) -> list[dict[str, str]]:
+        configured = [
+            (s.client_id, "exchange-table", f"{s.table} @ {s.dsn.rsplit('@', 1)[-1]}")
+            for s in settings.intake_exchange_sources
+        ] + [(s.client_id, "file", s.directory) for s in settings.intake_file_sources]
+        out = []
+        async with db.sessionmaker() as session:
+            for client_id, channel, where in configured:
+                status = "active"
+                try:
+                    await registry.admitted(session, client_id, channel)
+                except registry.ClientRefused as refused:
+                    status = f"refused: {refused.code}"
+                out.append(
+                    {"client_id": client_id, "channel": channel, "source": where, "status": status}
+                )
+        return out
+
+    rows = _run(database_url, work)
+    for row in rows:
+        typer.echo(json.dumps(row, ensure_ascii=False))
+    if any(row["status"] != "active" for row in rows):
+        raise typer.Exit(1)
 
 
 @log_app.command("verify")

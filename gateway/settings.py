@@ -52,6 +52,12 @@ class GatewaySettings(HubSettings):
     )
     intake_idempotency_ttl_hours: int = 24
     intake_poll_interval: float = Field(default=2.0, description="seconds between polls")
+    intake_max_item_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="an exchange-table row or file whose processing fails this many times "
+        "is set aside (failed, with a report) so that the rest of its source flows",
+    )
     intake_exchange_sources: list[ExchangeTableSource] = Field(
         default_factory=list, description="HUB_INTAKE_EXCHANGE_SOURCES as JSON list"
     )

@@ -13,6 +13,8 @@ openapi_app = typer.Typer(help="OpenAPI documents in contracts/openapi")
 contracts_app = typer.Typer(help="Event contracts (AsyncAPI document)")
 app.add_typer(openapi_app, name="openapi")
 app.add_typer(contracts_app, name="contracts")
+systems_app = typer.Typer(help="External systems (county / department) pushing 办件")
+app.add_typer(systems_app, name="systems")
 
 
 @app.command()
@@ -72,6 +74,50 @@ def contracts_asyncapi(check: bool = typer.Option(False, help="only check it is 
         typer.echo("contracts/asyncapi.yaml is current")
         return
     typer.echo(f"wrote {write()}")
+
+
+@systems_app.command("onboard")
+def systems_onboard(
+    name: str = typer.Option(..., help="system name, e.g. 浈江区行政审批系统"),
+    org: list[str] = typer.Option(..., help="统一社会信用代码 of an org it reports for; repeat"),
+    channel: list[str] = typer.Option(
+        [], help="rest, exchange-table, file (soap with --legacy); default rest, or soap"
+    ),
+    legacy: bool = typer.Option(False, help="app key + secret for signed SOAP, no OAuth"),
+    client_id: str = typer.Option("", help="client id (generated when empty)"),
+    identity_database_url: str = typer.Option("", envvar="HUB_IDENTITY_DATABASE_URL"),
+    gateway_database_url: str = typer.Option("", envvar="HUB_GATEWAY_DATABASE_URL"),
+) -> None:
+    """Create the system's credentials (OAuth client credentials with scope cases:push at
+    identity, or with --legacy an app key + secret) and register it at the gateway with its
+    orgs and channels. Prints the credentials as JSON — once: they cannot be read back."""
+    import asyncio
+    import json
+
+    from hub.onboarding import OnboardingError, onboard
+    from hub.runner import sqlite_url
+    from services.runtime.identifiers import InvalidIdentifier
+    from services.runtime.problems import Problem
+
+    try:
+        creds = asyncio.run(
+            onboard(
+                identity_url=identity_database_url or sqlite_url("identity"),
+                gateway_url=gateway_database_url or sqlite_url("gateway"),
+                name=name,
+                orgs=org,
+                channels=channel or (["soap"] if legacy else ["rest"]),
+                legacy=legacy,
+                client_id=client_id or None,
+            )
+        )
+    except (OnboardingError, InvalidIdentifier) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except Problem as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(creds, ensure_ascii=False))
 
 
 # Operator commands each service provides (`hub <name> …`); mounted here, the

@@ -105,11 +105,24 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -
 
 
 def run_seeds(env_by_name: dict[str, dict[str, str]]) -> list[str]:
+    from hub.onboarding import ensure_introspection_client, register_demo_county, stored_secret
+
     lines: list[str] = []
     for name, target in SEEDS.items():
         module, func = target.split(":")
         fn = getattr(importlib.import_module(module), func)
         lines += asyncio.run(fn(env_by_name[name]["HUB_DATABASE_URL"]))
+    gateway = env_by_name[GATEWAY.name]
+    # The demo county client may push only once registered at the gateway, for its orgs.
+    lines += asyncio.run(register_demo_county(gateway["HUB_DATABASE_URL"]))
+    # The intake route checks that tokens are still active: the gateway introspects with
+    # its own client (unless the operator configured one).
+    if not gateway.get("HUB_AUTH_CLIENT_ID"):
+        secret = stored_secret(VAR_DIR / "secrets" / "gateway-client")
+        identity_url = env_by_name["identity"]["HUB_DATABASE_URL"]
+        client_id = asyncio.run(ensure_introspection_client(identity_url, secret))
+        gateway["HUB_AUTH_CLIENT_ID"] = client_id
+        gateway["HUB_AUTH_CLIENT_SECRET"] = secret
     return lines
 
 

@@ -1,7 +1,9 @@
 """外部系统注册表: the county and department systems allowed to push 办件.
 
-A client has an id (the ``source_system`` of its events), a name, the USCC of its org,
-the channels it may use and — for the signed legacy channel — an app key and a secret.
+A client has an id (the ``source_system`` of its events), a name, the orgs (USCCs) it
+reports for, the channels it may use and — for the signed legacy channel — an app key and
+a secret. The registry is deny by default: a client that is not registered, is disabled
+or is not allowed a channel is refused on that channel (:func:`admit`).
 HMAC verification needs the secret itself, so it is stored encrypted with the PII cipher
 (AES-GCM / SM4-GCM under the configured key), never in clear.
 """
@@ -9,6 +11,7 @@ HMAC verification needs the secret itself, so it is stored encrypted with the PI
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -23,6 +26,45 @@ from services.runtime.settings import HubSettings
 CHANNELS = ("rest", "soap", "exchange-table", "file")
 STATUSES = ("active", "disabled")
 _SECRET_CONTEXT = "external_clients.secret"
+
+
+class ClientRefused(Exception):
+    """The registry does not admit this client on this channel; ``code`` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_registration(
+    name: str, orgs: Sequence[str], channels: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    unknown = [c for c in channels if c not in CHANNELS]
+    if unknown:
+        raise ValueError(f"unknown channel(s): {', '.join(unknown)}")
+    if not channels:
+        raise ValueError("at least one channel is required")
+    if not name.strip():
+        raise ValueError("name is required")
+    checked = list(dict.fromkeys(validate_uscc(org) for org in orgs))
+    if not checked:
+        raise ValueError("at least one org (统一社会信用代码) is required")
+    return checked, list(dict.fromkeys(channels))
+
+
+def admit(client: ExternalClient | None, channel: str) -> ExternalClient:
+    """The client if it may use ``channel``; else :class:`ClientRefused` (deny by default)."""
+    if client is None:
+        raise ClientRefused("client-not-registered", "this client is not registered at the hub")
+    if client.status != "active":
+        raise ClientRefused("client-disabled", "this client is disabled")
+    if channel not in client.channels:
+        raise ClientRefused("channel-not-allowed", f"this client may not use the {channel} channel")
+    return client
+
+
+async def admitted(session: AsyncSession, client_id: str, channel: str) -> ExternalClient:
+    return admit(await get_client(session, client_id), channel)
 
 
 @dataclass(frozen=True)
@@ -42,17 +84,12 @@ async def create_legacy_client(
     settings: HubSettings,
     *,
     name: str,
-    org_uscc: str,
-    channels: tuple[str, ...] = ("soap",),
+    orgs: Sequence[str],
+    channels: Sequence[str] = ("soap",),
     client_id: str | None = None,
 ) -> IssuedCredentials:
     """Register a system with an app key + secret (HMAC-signed legacy calls)."""
-    unknown = [c for c in channels if c not in CHANNELS]
-    if unknown:
-        raise ValueError(f"unknown channel(s): {', '.join(unknown)}")
-    if not name.strip():
-        raise ValueError("name is required")
-    org = validate_uscc(org_uscc)
+    org_list, channel_list = check_registration(name, orgs, channels)
     client_id = client_id or f"sys-{secrets.token_hex(6)}"
     app_key = f"ak{secrets.token_hex(15)}"
     secret = secrets.token_urlsafe(32)
@@ -61,8 +98,8 @@ async def create_legacy_client(
             ExternalClient(
                 client_id=client_id,
                 name=name.strip(),
-                org_uscc=org,
-                channels=list(channels),
+                orgs=org_list,
+                channels=channel_list,
                 app_key=app_key,
                 secret_encrypted=pii_cipher(settings).encrypt(secret, context=_SECRET_CONTEXT),
                 status="active",
@@ -72,19 +109,33 @@ async def create_legacy_client(
 
 
 async def register_client(
-    db: Database, *, client_id: str, name: str, org_uscc: str, channels: tuple[str, ...]
+    db: Database, *, client_id: str, name: str, orgs: Sequence[str], channels: Sequence[str]
 ) -> None:
     """Register a system without a secret (OAuth client credentials, exchange table, files)."""
+    org_list, channel_list = check_registration(name, orgs, channels)
+    if not client_id.strip():
+        raise ValueError("client id is required")
     async with db.transaction() as session:
         session.add(
             ExternalClient(
                 client_id=client_id,
-                name=name,
-                org_uscc=validate_uscc(org_uscc),
-                channels=list(channels),
+                name=name.strip(),
+                orgs=org_list,
+                channels=channel_list,
                 status="active",
             )
         )
+
+
+async def ensure_registered(
+    db: Database, *, client_id: str, name: str, orgs: Sequence[str], channels: Sequence[str]
+) -> bool:
+    """Idempotent :func:`register_client` (demo seeds): ``False`` when already there."""
+    async with db.sessionmaker() as session:
+        if await get_client(session, client_id) is not None:
+            return False
+    await register_client(db, client_id=client_id, name=name, orgs=orgs, channels=channels)
+    return True
 
 
 async def get_client(session: AsyncSession, client_id: str) -> ExternalClient | None:

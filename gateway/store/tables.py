@@ -28,7 +28,9 @@ class ExternalClient(Base):
 
     client_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    org_uscc: Mapped[str] = mapped_column(String(18))
+    # The orgs (统一社会信用代码) it reports for: an event's handler org and the
+    # implementing body of its 实施编码 must be one of them.
+    orgs: Mapped[list[str]] = mapped_column(JSON)
     channels: Mapped[list[str]] = mapped_column(JSON)
     # The app key is public (it names the client in every signed call); the secret is
     # needed in clear to recompute HMACs, so it is encrypted (pii_cipher), not hashed.
@@ -103,6 +105,20 @@ class ExchangeRowResult(Base):
     status: Mapped[str] = mapped_column(String(16))
     message: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IntakeFailure(Base):
+    """An exchange-table row or dropped file whose processing raised: counted so that it
+    is set aside (``failed``) after ``intake_max_item_attempts`` tries instead of blocking
+    its source. Forgotten once the item is set aside or finally succeeds."""
+
+    __tablename__ = "intake_failures"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    item: Mapped[str] = mapped_column(String(500), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class IntakeFile(Base):

@@ -24,6 +24,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from gateway.clients.registry import register_client
 from hub.broker import LocalBroker
 from services.matters.bulk import load_item
 from services.matters.demo_catalog import (
@@ -40,6 +41,7 @@ from services.runtime.messaging import Messaging
 from services.runtime.pii import citizen_id_ref, pii_cipher
 from services.runtime.settings import HubSettings
 from tests.peers.county_system import CST, RestPusher, make_citizen_id, malformed, shuffled
+from tests.peers.introspection import IntrospectionPeer
 from tests.support.apps import migrate
 from tests.support.postgres import DatabaseFactory
 from tests.support.processes import AppProcess
@@ -70,6 +72,17 @@ class Flow:
     matters_url: str
     cases_url: str
     procs: dict[str, AppProcess]
+    introspection: IntrospectionPeer | None = None
+
+    async def register_system(self, client_id: str, orgs: list[str]) -> None:
+        """Only a system registered at the gateway may push, for its own orgs."""
+        db = Database(self.procs["gateway"].env["HUB_DATABASE_URL"])
+        try:
+            await register_client(
+                db, client_id=client_id, name="e2e 区县系统", orgs=orgs, channels=("rest",)
+            )
+        finally:
+            await db.dispose()
 
 
 def pii_env() -> dict[str, str]:
@@ -103,6 +116,9 @@ def start_hub(
         )
     gateway_db = pg.create_sync(f"{label}_gateway")
     migrate("gateway", gateway_db)
+    # The intake route asks whether a token is still active.
+    introspection = IntrospectionPeer(issuer)
+    introspection_url = introspection.start()
     upstreams = {name: procs[name].url for name in ("matters", "cases")}
     procs["gateway"] = AppProcess(
         f"{label}-gateway",
@@ -112,6 +128,7 @@ def start_hub(
             "HUB_DATABASE_URL": gateway_db,
             "HUB_UPSTREAMS": json.dumps(upstreams),
             "HUB_INTAKE_POLL_INTERVAL": "3600",
+            **introspection.env(introspection_url),
         },
         log_dir,
     )
@@ -123,6 +140,7 @@ def start_hub(
     except Exception:
         for p in procs.values():
             p.stop()
+        introspection.stop()
         raise
     settings = HubSettings(
         pii_encryption_keys=pii["HUB_PII_ENCRYPTION_KEYS"], pii_index_key=pii["HUB_PII_INDEX_KEY"]
@@ -135,6 +153,7 @@ def start_hub(
         urls["matters"],
         urls["cases"],
         procs,
+        introspection,
     )
 
 
@@ -146,6 +165,8 @@ def flow(pg: DatabaseFactory, broker: LocalBroker, log_dir: Path) -> Iterator[Fl
     finally:
         for p in hub.procs.values():
             p.stop()
+        if hub.introspection is not None:
+            hub.introspection.stop()
 
 
 async def publish_second_matter(matters_url: str) -> None:
@@ -270,6 +291,7 @@ async def test_a_county_batch_ends_in_exact_cases_visible_to_their_owners_only(
     parked[0]["event_id"] = f"p{n}-1"
 
     client_id = f"county-e2e-{uuid.uuid4().hex[:6]}"
+    await flow.register_system(client_id, [ORG, SECOND_CODE[:18]])
     county = httpx.AsyncClient(base_url=flow.gateway, timeout=30)
     pusher = RestPusher(county, flow.issuer.client(client_id, "cases:push"))
     first = shuffled(events, rng)[:8]

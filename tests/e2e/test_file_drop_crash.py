@@ -12,7 +12,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from gateway.clients.registry import register_client
 from hub.broker import LocalBroker
+from services.runtime.db import Database
 from tests.peers.county_system import COUNTIES, CountySystem, csv_bytes, drop_file
 from tests.support.apps import migrate
 from tests.support.postgres import DatabaseFactory
@@ -21,6 +23,21 @@ from tests.support.processes import AppProcess, wait_until
 pytestmark = pytest.mark.e2e
 
 CLIENT = "county-files-crash"
+
+
+async def _register(url: str) -> None:
+    """Only a registered system's directory is read."""
+    db = Database(url)
+    try:
+        await register_client(
+            db,
+            client_id=CLIENT,
+            name="武江区审批系统 (files)",
+            orgs=[COUNTIES[1].bureau_uscc],
+            channels=("file",),
+        )
+    finally:
+        await db.dispose()
 
 
 async def _published_event_ids(url: str) -> list[str]:
@@ -43,6 +60,7 @@ def test_gateway_killed_mid_file_publishes_each_event_once(
 ) -> None:
     url = pg.create_sync("crash_gateway")
     migrate("gateway", url)
+    asyncio.run(_register(url))
     system = CountySystem(COUNTIES[1], seed=7)
     events = system.stream(600)
     inbox = tmp_path / "drop"

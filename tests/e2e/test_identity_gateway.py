@@ -24,12 +24,15 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from hub.broker import LocalBroker
+from hub.onboarding import DEMO_COUNTY_ORGS, ensure_introspection_client, register_demo_county
 from services.identity import seed
-from tests.peers.county_system import COUNTIES, REST_PATH, CountySystem
+from tests.peers.county_system import REST_PATH, County, CountySystem
 from tests.peers.province_realname import Company, ProvinceRealName
 from tests.support.apps import migrate
 from tests.support.postgres import DatabaseFactory
 from tests.support.processes import AppProcess
+
+GATEWAY_SECRET = "e2e-gateway-introspection-secret"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 PROBLEM = "application/problem+json"
@@ -63,6 +66,10 @@ def stack(pg: DatabaseFactory, broker: LocalBroker, log_dir: Path) -> Iterator[S
     migrate("gateway", gateway_db)
     # The demo data `make run` seeds: portal client, county client, citizen 张三.
     asyncio.run(seed.seed_demo(identity_db))
+    # What `make run` adds: the demo county registered at the gateway for its orgs, and
+    # the gateway's own client at identity to check that tokens are still active.
+    asyncio.run(register_demo_county(gateway_db))
+    gateway_client = asyncio.run(ensure_introspection_client(identity_db, GATEWAY_SECRET))
     identity = AppProcess("identity", "services.identity.app:create_app", {}, log_dir)
     gateway = AppProcess("gateway", "gateway.app:create_app", {}, log_dir)
     issuer = f"{gateway.url}/api/identity"
@@ -78,6 +85,8 @@ def stack(pg: DatabaseFactory, broker: LocalBroker, log_dir: Path) -> Iterator[S
         "HUB_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
         "HUB_AUTH_ISSUER": issuer,
         "HUB_AUTH_JWKS_URL": f"{identity.url}/jwks",
+        "HUB_AUTH_CLIENT_ID": gateway_client,
+        "HUB_AUTH_CLIENT_SECRET": GATEWAY_SECRET,
         "HUB_UPSTREAMS": json.dumps({"identity": identity.url}),
         "HUB_REALNAME_PROVINCE_URL": province.url,
         "HUB_REALNAME_APP_KEY": province.app_key,
@@ -262,7 +271,8 @@ async def test_county_client_credentials_accepted_by_gateway_intake(stack: Stack
         assert empty.status_code == 422, empty.text  # past authentication: the body is judged
         assert empty.headers["content-type"].startswith(PROBLEM)
 
-        events = CountySystem(COUNTIES[3], seed=31).stream(1)
+        demo = County("示例区县", "440200", seed.COUNTY_ID, bureau_uscc=DEMO_COUNTY_ORGS[0])
+        events = CountySystem(demo, seed=31).stream(1)
         pushed = await county.post(intake, json={"events": events})
         assert pushed.status_code == 202, pushed.text
         assert pushed.json()["accepted"] == len(events)

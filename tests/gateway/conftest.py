@@ -14,9 +14,14 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from gateway.app import create_app
+from gateway.clients.registry import register_client
 from gateway.settings import GatewaySettings
 from services.runtime.app import Hub
+from services.runtime.auth import TokenIntrospector
 from services.runtime.messaging.tables import outbox
+from tests.peers import introspection
+from tests.peers.county_system import County
+from tests.peers.introspection import IntrospectionPeer
 from tests.support.apps import migrate, serve
 from tests.support.postgres import DatabaseFactory
 from tests.support.tokens import AUDIENCE, ISSUER, TestIssuer
@@ -73,11 +78,53 @@ async def gateway_url(pg: DatabaseFactory) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def introspection_peer(issuer: TestIssuer) -> IntrospectionPeer:
+    return IntrospectionPeer(issuer)
+
+
+def use_introspection(app: FastAPI, peer: IntrospectionPeer) -> httpx.AsyncClient:
+    """The intake route asks whether a token is still active: here, the peer (over ASGI)."""
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=peer.app))
+    app.state.hub.extras["token_introspector"] = TokenIntrospector(
+        url="http://introspection/introspect",
+        client_id=introspection.CLIENT_ID,
+        client_secret=introspection.CLIENT_SECRET,
+        cache_seconds=0.0,
+        http=http,
+    )
+    return http
+
+
 @pytest.fixture(scope="module")
-async def gateway(gateway_url: str, issuer: TestIssuer) -> AsyncIterator[Gateway]:
+async def gateway(
+    gateway_url: str, issuer: TestIssuer, introspection_peer: IntrospectionPeer
+) -> AsyncIterator[Gateway]:
     app = create_app(gateway_settings(gateway_url, issuer))
+    http = use_introspection(app, introspection_peer)
     async with serve(app) as client:
         yield Gateway(app, client)
+    await http.aclose()
+
+
+async def register(
+    hub: Hub,
+    client_id: str,
+    *orgs: str | County,
+    channels: tuple[str, ...] = ("rest",),
+) -> str:
+    """Register a test system at the gateway for the given orgs (a county: its bureau, the
+    implementing body of its 实施编码)."""
+    usccs: list[str] = []
+    for org in orgs:
+        if isinstance(org, County):
+            usccs += [org.bureau_uscc, *(code[:18] for code in org.matters)]
+        else:
+            usccs.append(org)
+    await register_client(
+        hub.db, client_id=client_id, name=f"测试系统 {client_id}", orgs=usccs, channels=channels
+    )
+    return client_id
 
 
 @pytest.fixture(scope="session")

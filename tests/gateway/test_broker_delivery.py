@@ -19,7 +19,13 @@ from gateway.adapters.intake.exchange_table import exchange_table_ddl
 from gateway.app import create_app
 from gateway.settings import ExchangeTableSource, FileDropSource
 from hub.broker import LocalBroker
-from tests.gateway.conftest import MARIADB, gateway_settings, mysql_dsn
+from tests.gateway.conftest import (
+    MARIADB,
+    gateway_settings,
+    mysql_dsn,
+    register,
+    use_introspection,
+)
 from tests.peers.county_system import (
     COUNTIES,
     CountySystem,
@@ -28,6 +34,7 @@ from tests.peers.county_system import (
     drop_file,
     insert_exchange_rows,
 )
+from tests.peers.introspection import IntrospectionPeer
 from tests.support.apps import migrate, serve
 from tests.support.postgres import DatabaseFactory
 from tests.support.tokens import TestIssuer
@@ -69,6 +76,7 @@ async def test_all_channels_reach_hub_cases_as_cloudevents(
     pg: DatabaseFactory,
     broker: LocalBroker,
     issuer: TestIssuer,
+    introspection_peer: IntrospectionPeer,
     tmp_path: Path,
     mariadb_database: str,
 ) -> None:
@@ -103,7 +111,12 @@ async def test_all_channels_reach_hub_cases_as_cloudevents(
     every = rest_events + file_events + table_events
     try:
         app = create_app(settings)
+        http = use_introspection(app, introspection_peer)
         async with serve(app) as client:
+            hub = app.state.hub
+            await register(hub, "county-rest", COUNTIES[0])
+            await register(hub, "county-files", COUNTIES[1], channels=("file",))
+            await register(hub, "dept-exchange", COUNTIES[2], channels=("exchange-table",))
             pusher = RestPusher(client, issuer.client("county-rest", "cases:push"))
             assert (await pusher.push(rest_events)).json()["accepted"] == len(rest_events)
             drop_file(tmp_path, "today.csv", csv_bytes(file_events))
@@ -116,6 +129,7 @@ async def test_all_channels_reach_hub_cases_as_cloudevents(
                 if (tmp_path / "done" / "today.csv").exists():
                     break
                 await asyncio.sleep(0.1)
+        await http.aclose()
     finally:
         conn.close()
     assert len(records) == len(every)

@@ -10,8 +10,9 @@ from gateway.adapters.intake.ingest import Counts, log_call
 from gateway.app import create_app
 from gateway.store import exchange_log
 from gateway.store.tables import ExchangeLogEntry
-from tests.gateway.conftest import Gateway, gateway_settings
+from tests.gateway.conftest import Gateway, gateway_settings, register, use_introspection
 from tests.peers.county_system import COUNTIES, CountySystem, RestPusher
+from tests.peers.introspection import IntrospectionPeer
 from tests.support.apps import migrate, serve
 from tests.support.tokens import TestIssuer
 
@@ -78,12 +79,16 @@ async def test_chain_verifies_and_detects_edits_and_deletions(gateway: Gateway) 
     assert (verdict.ok, verdict.broken_at, verdict.reason) == (False, 2, "entry missing")
 
 
-async def test_gateway_runs_on_sqlite_too(tmp_path: Path, issuer: TestIssuer) -> None:
+async def test_gateway_runs_on_sqlite_too(
+    tmp_path: Path, issuer: TestIssuer, introspection_peer: IntrospectionPeer
+) -> None:
     """Migrations and the whole intake path on the embedded default (SQLite)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
     migrate("gateway", url)
     app = create_app(gateway_settings(url, issuer))
+    http = use_introspection(app, introspection_peer)
     async with serve(app) as client:
+        await register(app.state.hub, "county-sqlite", COUNTIES[0])
         events = CountySystem(COUNTIES[0], seed=51).stream(2)
         pusher = RestPusher(client, issuer.client("county-sqlite", "cases:push"))
         assert (await pusher.push(events)).json()["accepted"] == len(events)
@@ -91,3 +96,4 @@ async def test_gateway_runs_on_sqlite_too(tmp_path: Path, issuer: TestIssuer) ->
         async with app.state.hub.db.sessionmaker() as session:
             verdict = await exchange_log.verify_chain(session)
         assert verdict.ok and verdict.entries == 2
+    await http.aclose()

@@ -11,8 +11,12 @@ import pytest
 
 from gateway.adapters.intake.exchange_table import ExchangeTableAdapter, exchange_table_ddl
 from gateway.settings import ExchangeTableSource
-from tests.gateway.conftest import MARIADB, Gateway, mysql_dsn
+from tests.gateway.conftest import MARIADB, Gateway, mysql_dsn, register
 from tests.peers.county_system import COUNTIES, CountySystem, insert_exchange_rows, malformed
+
+
+class Killed(BaseException):
+    """The process dying (not an error the adapter handles: it is never caught)."""
 
 
 class Department:
@@ -43,13 +47,15 @@ class Department:
 
 
 @pytest.fixture
-async def department(mariadb_database: str) -> AsyncIterator[Department]:
+async def department(mariadb_database: str, gateway: Gateway) -> AsyncIterator[Department]:
     conn = await aiomysql.connect(**MARIADB, db=mariadb_database, charset="utf8mb4")
     table = f"exchange_{uuid.uuid4().hex[:8]}"
     async with conn.cursor() as cur:
         await cur.execute(exchange_table_ddl(table))
     await conn.commit()
-    yield Department(conn, mariadb_database, table)
+    dept = Department(conn, mariadb_database, table)
+    await register(gateway.hub, dept.client_id, *COUNTIES, channels=("exchange-table",))
+    yield dept
     conn.close()
 
 
@@ -126,10 +132,10 @@ async def test_restart_after_claim_before_commit_processes_the_taken_rows(
     crashing = ExchangeTableAdapter(gateway.hub, department.source())
 
     async def die(*_a: object, **_k: object) -> dict[int, tuple[str, str | None]]:
-        raise RuntimeError("adapter killed before its gateway commit")
+        raise Killed("adapter killed before its gateway commit")
 
     monkeypatch.setattr(crashing, "_ingest", die)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Killed):
         await crashing.poll_once()
     await crashing.close()
     assert {r["hub_status"] for r in await department.rows()} == {"taken"}

@@ -11,8 +11,9 @@ import pytest
 
 from gateway.adapters.intake import file_drop
 from gateway.adapters.intake.file_drop import FileDropAdapter
+from gateway.clients.registry import get_client
 from gateway.settings import FileDropSource
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import Gateway, register
 from tests.gateway.test_soap_intake import BILLION_LAUGHS
 from tests.peers.county_system import (
     COUNTIES,
@@ -24,10 +25,20 @@ from tests.peers.county_system import (
 )
 
 
-def _adapter(gateway: Gateway, directory: Path, settle: float = 0.2) -> FileDropAdapter:
-    source = FileDropSource(
-        client_id=f"files-{uuid.uuid4().hex[:8]}", directory=str(directory), settle_seconds=settle
-    )
+class Killed(BaseException):
+    """The process dying (not an error the adapter handles: it is never caught)."""
+
+
+async def _adapter(
+    gateway: Gateway, directory: Path, settle: float = 0.2, client_id: str | None = None
+) -> FileDropAdapter:
+    """A registered source (reporting for every test county)."""
+    client_id = client_id or f"files-{uuid.uuid4().hex[:8]}"
+    async with gateway.hub.db.sessionmaker() as session:
+        known = await get_client(session, client_id)
+    if known is None:
+        await register(gateway.hub, client_id, *COUNTIES, channels=("file",))
+    source = FileDropSource(client_id=client_id, directory=str(directory), settle_seconds=settle)
     return FileDropAdapter(gateway.hub, source)
 
 
@@ -41,7 +52,7 @@ def _report(directory: Path, name: str) -> dict:
 
 
 async def test_csv_with_marker_is_processed_and_reported(gateway: Gateway, tmp_path: Path) -> None:
-    adapter = _adapter(gateway, tmp_path)
+    adapter = await _adapter(gateway, tmp_path)
     system = CountySystem(COUNTIES[0], seed=41)
     events = system.stream(3)
     bad_path, bad = malformed(system.case()[0])[5]
@@ -65,7 +76,7 @@ async def test_csv_with_marker_is_processed_and_reported(gateway: Gateway, tmp_p
 async def test_half_written_and_changing_files_are_left_alone(
     gateway: Gateway, tmp_path: Path
 ) -> None:
-    adapter = _adapter(gateway, tmp_path, settle=0.3)
+    adapter = await _adapter(gateway, tmp_path, settle=0.3)
     events = CountySystem(COUNTIES[1], seed=42).stream(2)
     data = xml_file_bytes(events)
     (tmp_path / "upload.xml.part").write_bytes(data[:100])
@@ -87,15 +98,15 @@ async def test_half_written_and_changing_files_are_left_alone(
 async def test_death_after_commit_before_move_does_not_publish_twice(
     gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    crashing = _adapter(gateway, tmp_path)
+    crashing = await _adapter(gateway, tmp_path)
     events = CountySystem(COUNTIES[2], seed=43).stream(3)
     drop_file(tmp_path, "day.csv", csv_bytes(events))
 
     def die(*_a: object, **_k: object) -> Path:
-        raise OSError("adapter killed after its commit, before the move")
+        raise Killed("adapter killed after its commit, before the move")
 
     monkeypatch.setattr(crashing, "finish", die)
-    with pytest.raises(OSError):
+    with pytest.raises(Killed):
         await crashing.poll_once()
     assert (tmp_path / "day.csv").exists()
     client_id = crashing.source.client_id
@@ -111,16 +122,16 @@ async def test_death_after_commit_before_move_does_not_publish_twice(
 async def test_death_before_commit_leaves_nothing_and_the_file_is_processed_once(
     gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    adapter = _adapter(gateway, tmp_path)
+    adapter = await _adapter(gateway, tmp_path)
     events = CountySystem(COUNTIES[3], seed=44).stream(2)
     drop_file(tmp_path, "night.xml", xml_file_bytes(events))
     real = file_drop.accept_call
 
     async def die(*_a: object, **_k: object) -> None:
-        raise RuntimeError("adapter killed mid-file")
+        raise Killed("adapter killed mid-file")
 
     monkeypatch.setattr(file_drop, "accept_call", die)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Killed):
         await adapter.poll_once()
     assert await _published(gateway, adapter.source.client_id) == []
     monkeypatch.setattr(file_drop, "accept_call", real)
@@ -143,7 +154,7 @@ async def test_death_before_commit_leaves_nothing_and_the_file_is_processed_once
 async def test_unreadable_files_go_to_failed_with_a_report(
     gateway: Gateway, tmp_path: Path, name: str, data: bytes, code: str
 ) -> None:
-    adapter = _adapter(gateway, tmp_path)
+    adapter = await _adapter(gateway, tmp_path)
     drop_file(tmp_path, name, data)
     assert await adapter.poll_once() == 1
     assert (tmp_path / "failed" / name).exists()
@@ -153,7 +164,7 @@ async def test_unreadable_files_go_to_failed_with_a_report(
 async def test_a_file_of_only_bad_rows_fails_and_the_same_content_is_not_reprocessed(
     gateway: Gateway, tmp_path: Path
 ) -> None:
-    adapter = _adapter(gateway, tmp_path)
+    adapter = await _adapter(gateway, tmp_path)
     bad = [item for _, item in malformed(CountySystem(COUNTIES[0], seed=45).case()[0])[:4]]
     drop_file(tmp_path, "bad.csv", csv_bytes(bad))
     assert await adapter.poll_once() == 1

@@ -8,10 +8,10 @@ import uuid
 
 from sqlalchemy import select
 
-from gateway.clients.registry import register_client, set_status
+from gateway.clients.registry import set_status
 from gateway.store import exchange_log
 from gateway.store.tables import ExchangeLogEntry
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import Gateway, register
 from tests.peers.county_system import COUNTIES, REST_PATH, CountySystem, RestPusher, malformed
 from tests.support.tokens import TestIssuer, bearer
 
@@ -20,7 +20,9 @@ def _client_id() -> str:
     return f"county-{uuid.uuid4().hex[:8]}"
 
 
-def _pusher(gateway: Gateway, issuer: TestIssuer, client_id: str) -> RestPusher:
+async def _pusher(gateway: Gateway, issuer: TestIssuer, client_id: str) -> RestPusher:
+    """A registered system that reports for every test county."""
+    await register(gateway.hub, client_id, *COUNTIES)
     return RestPusher(gateway.client, issuer.client(client_id, "cases:push"))
 
 
@@ -29,7 +31,7 @@ async def test_batch_is_accepted_and_durable_in_the_outbox_before_202(
 ) -> None:
     client_id = _client_id()
     events = CountySystem(COUNTIES[0], seed=11).stream(4)
-    response = await _pusher(gateway, issuer, client_id).push(events)
+    response = await (await _pusher(gateway, issuer, client_id)).push(events)
     assert response.status_code == 202, response.text
     body = response.json()
     assert body["accepted"] == len(events) and body["rejected"] == 0
@@ -50,7 +52,7 @@ async def test_batch_is_accepted_and_durable_in_the_outbox_before_202(
 async def test_duplicates_are_reported_and_not_published_again(
     gateway: Gateway, issuer: TestIssuer
 ) -> None:
-    pusher = _pusher(gateway, issuer, _client_id())
+    pusher = await _pusher(gateway, issuer, _client_id())
     events = CountySystem(COUNTIES[1], seed=12).stream(2)
     first = await pusher.push(events)
     assert first.json()["accepted"] == len(events)
@@ -63,7 +65,7 @@ async def test_duplicates_are_reported_and_not_published_again(
     assert body["results"][-1]["note"].startswith("content differs")
     assert await gateway.outbox_count() == before
     # The same event id from ANOTHER source system is a different event.
-    other = await _pusher(gateway, issuer, _client_id()).push(events[:1])
+    other = await (await _pusher(gateway, issuer, _client_id())).push(events[:1])
     assert other.json()["accepted"] == 1
 
 
@@ -72,7 +74,7 @@ async def test_bad_items_never_sink_the_good_ones(gateway: Gateway, issuer: Test
     good = system.stream(2)
     bad = malformed(system.case()[0])
     mixed = [good[0], *(item for _, item in bad), *good[1:]]
-    response = await _pusher(gateway, issuer, _client_id()).push(mixed)
+    response = await (await _pusher(gateway, issuer, _client_id())).push(mixed)
     assert response.status_code == 202
     results = response.json()["results"]
     assert results[0]["status"] == "accepted"
@@ -96,14 +98,8 @@ async def test_token_and_scope_are_required(gateway: Gateway, issuer: TestIssuer
 
 async def test_registry_can_disable_a_client(gateway: Gateway, issuer: TestIssuer) -> None:
     client_id = _client_id()
-    await register_client(
-        gateway.hub.db,
-        client_id=client_id,
-        name="乐昌市审批系统",
-        org_uscc=COUNTIES[3].bureau_uscc,
-        channels=("rest",),
-    )
-    pusher = _pusher(gateway, issuer, client_id)
+    await register(gateway.hub, client_id, COUNTIES[3])
+    pusher = RestPusher(gateway.client, issuer.client(client_id, "cases:push"))
     assert (await pusher.push(CountySystem(COUNTIES[3], seed=15).case())).status_code == 202
     await set_status(gateway.hub.db, client_id, "disabled")
     refused = await pusher.push(CountySystem(COUNTIES[3], seed=16).case())
@@ -112,7 +108,7 @@ async def test_registry_can_disable_a_client(gateway: Gateway, issuer: TestIssue
 
 async def test_garbage_bodies_get_problems_never_500(gateway: Gateway, issuer: TestIssuer) -> None:
     headers = {
-        **bearer(issuer.client(_client_id(), "cases:push")),
+        **bearer(issuer.client(await register(gateway.hub, _client_id(), *COUNTIES), "cases:push")),
         "Content-Type": "application/json",
     }
     cases = {
@@ -146,7 +142,7 @@ async def test_garbage_bodies_get_problems_never_500(gateway: Gateway, issuer: T
 async def test_idempotency_key_replays_the_answer_and_refuses_a_different_body(
     gateway: Gateway, issuer: TestIssuer
 ) -> None:
-    pusher = _pusher(gateway, issuer, _client_id())
+    pusher = await _pusher(gateway, issuer, _client_id())
     events = CountySystem(COUNTIES[0], seed=17).stream(2)
     key = uuid.uuid4().hex
     first = await pusher.push(events, idempotency_key=key)
@@ -167,7 +163,7 @@ async def test_every_call_is_in_the_exchange_log_without_pii(
     client_id = _client_id()
     events = CountySystem(COUNTIES[1], seed=18).stream(1)
     bad = malformed(events[0])[0][1]
-    response = await _pusher(gateway, issuer, client_id).push([*events, bad])
+    response = await (await _pusher(gateway, issuer, client_id)).push([*events, bad])
     assert response.status_code == 202
     async with gateway.hub.db.sessionmaker() as session:
         entries = (

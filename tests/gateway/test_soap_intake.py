@@ -35,7 +35,7 @@ async def _pusher(gateway: Gateway, algorithm: str = "HMAC-SM3", **kw: object) -
         gateway.hub.db,
         gateway.hub.settings,
         name="浈江区行政审批系统",
-        org_uscc=COUNTIES[0].bureau_uscc,
+        orgs=[COUNTIES[0].bureau_uscc],
         channels=kw.pop("channels", ("soap",)),  # type: ignore[arg-type]
     )
     return SoapPusher(gateway.client, creds.app_key, creds.secret, algorithm)

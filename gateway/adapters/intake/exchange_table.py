@@ -2,7 +2,10 @@
 
 Row life cycle (column ``hub_status``): ``new`` (written by the department) → ``taken``
 (claimed by the hub, ``hub_taken_at`` set) → ``accepted`` / ``duplicate`` / ``rejected``
-with ``hub_message`` and ``hub_processed_at`` (written back by the hub).
+with ``hub_message`` and ``hub_processed_at`` (written back by the hub), or ``failed``
+when processing the row raised ``intake_max_item_attempts`` times (set aside, so that
+the rows after it flow). The source is read only while its client is registered,
+active and allowed the ``exchange-table`` channel.
 
 One poll cycle, and why it survives a restart at any point without loss or repetition:
 
@@ -37,7 +40,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapters.intake.canonical import Normalised
 from gateway.adapters.intake.flat import FLAT_COLUMNS, row_to_raw
-from gateway.adapters.intake.ingest import ItemResult, accept_call, normalise_all
+from gateway.adapters.intake.ingest import (
+    ItemResult,
+    accept_call,
+    count_failure,
+    failure_label,
+    forget_failures,
+    is_transient,
+    log_call,
+    normalise_all,
+)
+from gateway.clients.registry import ClientRefused, admitted
 from gateway.settings import ExchangeTableSource
 from gateway.store.tables import ExchangeRowResult, ExchangeWatermark
 from services.runtime.app import Hub
@@ -119,6 +132,9 @@ class ExchangeTableAdapter:
     def __init__(self, hub: Hub, source: ExchangeTableSource) -> None:
         self.hub = hub
         self.source = source
+        # For operators: ``active``, or why the source is not read (``refused: <code>``).
+        self.status = "not polled yet"
+        self.max_attempts = int(getattr(hub.settings, "intake_max_item_attempts", 3))
         self.table = _checked_identifier(source.table)
         self.key = f"exchange:{source.client_id}:{self.table}"
         self._pool: aiomysql.Pool | None = None
@@ -157,7 +173,30 @@ class ExchangeTableAdapter:
                 await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._lock_key})
                 await conn.commit()
 
+    async def _orgs(self) -> frozenset[str] | None:
+        """The orgs of the source's client, or ``None`` when the registry refuses it: the
+        department table is then not even read (deny by default)."""
+        try:
+            async with self.hub.db.sessionmaker() as session:
+                client = await admitted(session, self.source.client_id, CHANNEL)
+        except ClientRefused as refused:
+            status = f"refused: {refused.code}"
+            if self.status != status:  # once per change, not every poll
+                log.error(
+                    "exchange-table source %s is not read: %s (%s)",
+                    self.key,
+                    refused.code,
+                    refused,
+                )
+            self.status = status
+            return None
+        self.status = "active"
+        return frozenset(client.orgs)
+
     async def _cycle(self) -> int:
+        orgs = await self._orgs()
+        if orgs is None:
+            return 0
         rows = await self._claim()
         if not rows:
             return 0
@@ -179,7 +218,7 @@ class ExchangeTableAdapter:
             row_id: (r.status, r.message) for row_id, r in done.items()
         }
         if fresh:
-            outcomes.update(await self._ingest(fresh))
+            outcomes.update(await self._ingest_isolated(fresh, orgs))
         await self._write_back(outcomes)
         async with self.hub.db.transaction() as session:
             await session.execute(
@@ -188,7 +227,67 @@ class ExchangeTableAdapter:
                     ExchangeRowResult.row_id.in_(list(outcomes)),
                 )
             )
+            await forget_failures(
+                session, source=self.key, items=[f"row:{row_id}" for row_id in outcomes]
+            )
         return len(outcomes)
+
+    async def _ingest_isolated(
+        self, rows: list[dict[str, Any]], orgs: frozenset[str]
+    ) -> dict[int, tuple[str, str | None]]:
+        """The batch in one transaction; if it fails for a reason of its own (not an
+        outage), row by row, so that one poisoned row is retried alone and set aside as
+        ``failed`` after ``max_attempts`` while the others flow."""
+        if len(rows) > 1:
+            try:
+                return await self._ingest(rows, orgs)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.warning(
+                    "batch of %s failed (%s); retrying its rows one by one",
+                    self.key,
+                    failure_label(exc),
+                )
+        outcomes: dict[int, tuple[str, str | None]] = {}
+        for row in rows:
+            try:
+                outcomes.update(await self._ingest([row], orgs))
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                attempts = await count_failure(
+                    self.hub, source=self.key, item=f"row:{row['id']}", exc=exc
+                )
+                log.error(
+                    "row %s of %s failed (%s), attempt %d of %d",
+                    row["id"],
+                    self.key,
+                    failure_label(exc),
+                    attempts,
+                    self.max_attempts,
+                )
+                if attempts >= self.max_attempts:
+                    outcomes[row["id"]] = await self._set_aside(row["id"], exc, attempts)
+        return outcomes
+
+    async def _set_aside(
+        self, row_id: int, exc: BaseException, attempts: int
+    ) -> tuple[str, str | None]:
+        message = (
+            f"set aside after {attempts} failed attempts ({failure_label(exc)}); "
+            "correct the row and insert it again as new"
+        )
+        await log_call(
+            self.hub,
+            client_id=self.source.client_id,
+            channel=CHANNEL,
+            result="failed",
+            body_digest=sm3_hex(f"{self.key}:{row_id}".encode()),
+            detail=f"{self.table} row {row_id} set aside: {failure_label(exc)}",
+        )
+        log.error("row %s of %s set aside as failed", row_id, self.key)
+        return ("failed", message)
 
     async def _claim(self) -> list[dict[str, Any]]:
         pool = await self._department()
@@ -211,7 +310,9 @@ class ExchangeTableAdapter:
             await conn.commit()
         return rows
 
-    async def _ingest(self, rows: list[dict[str, Any]]) -> dict[int, tuple[str, str | None]]:
+    async def _ingest(
+        self, rows: list[dict[str, Any]], orgs: frozenset[str]
+    ) -> dict[int, tuple[str, str | None]]:
         items: list[Normalised] = normalise_all(
             [row_to_raw(row) for row in rows], source_system=self.source.client_id, channel=CHANNEL
         )
@@ -238,6 +339,7 @@ class ExchangeTableAdapter:
         await accept_call(
             self.hub,
             client_id=self.source.client_id,
+            orgs=orgs,
             channel=CHANNEL,
             items=items,
             body_digest=digest,

@@ -1,5 +1,10 @@
 """File drop: CSV or XML files of 办件 events in a watched directory, one per source.
 
+The directory is read only while its client is registered, active and allowed the
+``file`` channel. A file whose processing raises (anything but an outage of the hub's own
+database) is retried on the next polls and moved to ``failed/`` with a report after
+``intake_max_item_attempts`` tries; the files after it are read meanwhile.
+
 When a file is taken: ``*.csv`` / ``*.xml`` only (``*.part``, ``*.tmp``, hidden files and
 anything else are ignored), and only when complete — either a marker ``<name>.done`` exists
 (the writer creates it after closing the file), or the file's size and mtime have not
@@ -35,10 +40,15 @@ from gateway.adapters.intake.ingest import (
     Counts,
     ItemResult,
     accept_call,
+    count_failure,
+    failure_label,
+    forget_failures,
+    is_transient,
     log_call,
     normalise_all,
 )
 from gateway.adapters.intake.xml import XmlRefused, events_in, local_name, parse_document
+from gateway.clients.registry import ClientRefused, admitted
 from gateway.settings import FileDropSource
 from gateway.store.tables import IntakeFile
 from services.runtime.app import Hub
@@ -133,6 +143,10 @@ class FileDropAdapter:
         self.directory = Path(source.directory)
         self.key = f"file:{source.client_id}"
         self._seen: dict[str, _Seen] = {}
+        # For operators: ``active``, or why the directory is not read (``refused: <code>``).
+        self.status = "not polled yet"
+        self.max_attempts = int(getattr(hub.settings, "intake_max_item_attempts", 3))
+        self._orgs: frozenset[str] = frozenset()
 
     def ready_files(self) -> list[Path]:
         """Complete candidate files, oldest first."""
@@ -164,13 +178,82 @@ class FileDropAdapter:
         self._seen = {k: v for k, v in self._seen.items() if k in present}
         return ready
 
+    async def admitted_orgs(self) -> frozenset[str] | None:
+        """The orgs of the source's client, or ``None`` when the registry refuses it: its
+        directory is then not read at all (deny by default)."""
+        try:
+            async with self.hub.db.sessionmaker() as session:
+                client = await admitted(session, self.source.client_id, CHANNEL)
+        except ClientRefused as refused:
+            status = f"refused: {refused.code}"
+            if self.status != status:  # once per change, not every poll
+                log.error(
+                    "file source %s (%s) is not read: %s (%s)",
+                    self.key,
+                    self.directory,
+                    refused.code,
+                    refused,
+                )
+            self.status = status
+            return None
+        self.status = "active"
+        self._orgs = frozenset(client.orgs)
+        return self._orgs
+
     async def poll_once(self) -> int:
+        if await self.admitted_orgs() is None:
+            return 0
         count = 0
         for path in self.ready_files():
-            await self.process_file(path)
+            try:
+                await self.process_file(path)
+            except Exception as exc:
+                # An outage stops the poll (retried with backoff, nothing counted); anything
+                # else counts against this file only, and the next files are still read.
+                if is_transient(exc):
+                    raise
+                await self._failed_attempt(path, exc)
             self._seen.pop(path.name, None)
             count += 1
         return count
+
+    async def _failed_attempt(self, path: Path, exc: BaseException) -> None:
+        item = f"name:{path.name}"[:500]
+        attempts = await count_failure(self.hub, source=self.key, item=item, exc=exc)
+        log.error(
+            "file %s of %s failed (%s), attempt %d of %d",
+            path.name,
+            self.key,
+            failure_label(exc),
+            attempts,
+            self.max_attempts,
+        )
+        if attempts < self.max_attempts:
+            return
+        report = {
+            "file": path.name,
+            "outcome": "failed",
+            "processed_at": utcnow().isoformat(),
+            "error": {
+                "code": "processing-failed",
+                "message": f"set aside after {attempts} failed attempts ({failure_label(exc)})",
+            },
+            "accepted": 0,
+            "duplicate": 0,
+            "rejected": 0,
+            "results": [],
+        }
+        self.finish(path, "failed", report)
+        async with self.hub.db.transaction() as session:
+            await forget_failures(session, source=self.key, items=[item])
+        await log_call(
+            self.hub,
+            client_id=self.source.client_id,
+            channel=CHANNEL,
+            result="failed",
+            body_digest=sm3_hex(f"{self.key}:{path.name}".encode()),
+            detail=f"file {path.name} set aside: {failure_label(exc)}"[:500],
+        )
 
     async def process_file(self, path: Path) -> str:
         """Process one complete file; returns its outcome (``done`` or ``failed``)."""
@@ -203,6 +286,9 @@ class FileDropAdapter:
             return await self._refuse(path, digest, exc)
         items = normalise_all(events, source_system=self.source.client_id, channel=CHANNEL)
         report: dict[str, Any] = {}
+        orgs = self._orgs or await self.admitted_orgs()
+        if orgs is None:
+            raise ClientRefused("client-not-registered", "the source is not admitted")
 
         async def remember(session: AsyncSession, results: list[ItemResult]) -> None:
             counts = Counts.of(results)
@@ -210,10 +296,12 @@ class FileDropAdapter:
             report.clear()
             report.update(self._report(path, digest, outcome, results))
             await self._record(session, path, digest, outcome, report)
+            await forget_failures(session, source=self.key, items=[f"name:{path.name}"[:500]])
 
         await accept_call(
             self.hub,
             client_id=self.source.client_id,
+            orgs=orgs,
             channel=CHANNEL,
             items=items,
             body_digest=digest,

@@ -10,23 +10,28 @@ and a crash leaves nothing half-written.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from opentelemetry import trace
-from sqlalchemy import select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.adapters.intake.canonical import Normalised, normalise
+from gateway.adapters.intake.canonical import FieldError, Normalised, normalise
+from gateway.adapters.intake.limits import MAX_DEPTH, depth_exceeds
 from gateway.store import exchange_log
-from gateway.store.tables import IntakeRecord
+from gateway.store.tables import IntakeFailure, IntakeRecord
 from services.runtime.app import Hub
 from services.runtime.context import current_request_id
 from services.runtime.crypto import sm3_hex
+from services.runtime.db import utcnow
+
+log = logging.getLogger("hub.gateway.intake")
 
 EVENT_TYPE = "hub.case.event.received"
 # Outbox/CloudEvents id = UUIDv5 of (source system, event id): the same source event
@@ -104,16 +109,74 @@ def current_trace_id() -> str | None:
     return f"{ctx.trace_id:032x}" if ctx.trace_id else None
 
 
+def _too_deep(event_id: str | None = None) -> Normalised:
+    message = f"the event nests deeper than {MAX_DEPTH} levels"
+    return Normalised(errors=[FieldError("", "too-deep", message)], event_id=event_id)
+
+
+def normalise_one(raw: Any, *, source_system: str, channel: str) -> Normalised:
+    """:func:`canonical.normalise` that never raises: a poisoned item is rejected alone.
+
+    Documents are depth-checked by their channel (REST JSON, XML) before this runs."""
+    try:
+        item = normalise(raw, source_system=source_system, channel=channel)
+    except RecursionError:  # e.g. deeply nested JSON text in a flat channel's column
+        return _too_deep()
+    except Exception as exc:  # one bad item must not sink or stall the others
+        # Type only: the message of an arbitrary exception may quote the item (PII).
+        log.error("unexpected %s normalising an item from %s", type(exc).__name__, source_system)
+        message = f"the item could not be processed ({type(exc).__name__})"
+        return Normalised(errors=[FieldError("", "unprocessable", message)])
+    # Free-form parts may come from JSON text (flat channels): measured once parsed.
+    if item.event is not None and any(
+        depth_exceeds(item.event.get(part), MAX_DEPTH - 1) for part in ("detail", "result")
+    ):
+        return _too_deep(item.event_id)
+    return item
+
+
 def normalise_all(
     raw_items: Sequence[Any], *, source_system: str, channel: str
 ) -> list[Normalised]:
-    return [normalise(raw, source_system=source_system, channel=channel) for raw in raw_items]
+    return [normalise_one(raw, source_system=source_system, channel=channel) for raw in raw_items]
+
+
+def foreign_org_errors(event: dict[str, Any], orgs: Collection[str]) -> list[dict[str, str]]:
+    """Errors when the event speaks for an org the client is not registered for: its
+    handler's org, or the implementing body of its 实施编码 (the code's first 18 chars)."""
+    errors: list[dict[str, str]] = []
+    body = str(event.get("implementation_code") or event["case_no"])[:18]
+    if body not in orgs:
+        errors.append(
+            FieldError(
+                "implementation_code",
+                "org-not-allowed",
+                "the implementing body of this 实施编码 is not an org this client reports for",
+            ).as_dict()
+        )
+    handler = event.get("handler") or {}
+    org = handler.get("org_uscc") if isinstance(handler, dict) else None
+    if org and org not in orgs:
+        errors.append(
+            FieldError(
+                "handler.org_uscc",
+                "org-not-allowed",
+                "handler.org_uscc is not an org this client reports for",
+            ).as_dict()
+        )
+    return errors
 
 
 async def record_events(
-    session: AsyncSession, hub: Hub, *, source_system: str, items: Sequence[Normalised]
+    session: AsyncSession,
+    hub: Hub,
+    *,
+    source_system: str,
+    orgs: Collection[str],
+    items: Sequence[Normalised],
 ) -> list[ItemResult]:
-    """Publish every valid, new item to the outbox and remember it; report every item."""
+    """Publish every valid, new item of an org the client reports for to the outbox and
+    remember it; report every item."""
     valid_ids = [n.event["event_id"] for n in items if n.event is not None]
     known: dict[str, str] = {}
     for start in range(0, len(valid_ids), 500):
@@ -134,6 +197,10 @@ async def record_events(
             results.append(ItemResult(index, "rejected", item.event_id, errors=errors))
             continue
         event = item.event
+        foreign = foreign_org_errors(event, orgs)
+        if foreign:
+            results.append(ItemResult(index, "rejected", event["event_id"], errors=foreign))
+            continue
         digest = content_digest(event)
         if event["event_id"] in known:
             note = None
@@ -177,6 +244,7 @@ async def accept_call(
     hub: Hub,
     *,
     client_id: str,
+    orgs: Collection[str],
     channel: str,
     items: Sequence[Normalised],
     body_digest: str,
@@ -188,7 +256,9 @@ async def accept_call(
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             async with hub.db.transaction() as session:
-                results = await record_events(session, hub, source_system=client_id, items=items)
+                results = await record_events(
+                    session, hub, source_system=client_id, orgs=orgs, items=items
+                )
                 if extra is not None:
                     await extra(session, results)
                 counts = Counts.of(results)
@@ -248,3 +318,39 @@ async def log_call(
         except IntegrityError:
             if attempt == MAX_ATTEMPTS:
                 raise
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure of the hub's own resources (database or network down), not of the item:
+    retried without counting against the item, so an outage never sets valid items aside."""
+    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def failure_label(exc: BaseException) -> str:
+    """What a report may say about an exception: its type only (a driver's message can
+    quote the offending value, e.g. an ID number)."""
+    return type(exc).__name__
+
+
+async def count_failure(hub: Hub, *, source: str, item: str, exc: BaseException) -> int:
+    """Count one failed attempt at ``item``; returns the attempts so far."""
+    async with hub.db.transaction() as session:
+        row = await session.get(IntakeFailure, (source, item))
+        if row is None:
+            row = IntakeFailure(source=source, item=item, attempts=0)
+            session.add(row)
+        row.attempts += 1
+        row.last_error = failure_label(exc)
+        row.updated_at = utcnow()
+        return row.attempts
+
+
+async def forget_failures(session: AsyncSession, *, source: str, items: Sequence[str]) -> None:
+    if items:
+        await session.execute(
+            delete(IntakeFailure).where(
+                IntakeFailure.source == source, IntakeFailure.item.in_(list(items))
+            )
+        )

@@ -25,10 +25,11 @@ from gateway.adapters.intake.ingest import (
     log_call,
     normalise_all,
 )
-from gateway.clients.registry import get_client
+from gateway.adapters.intake.limits import MAX_DEPTH, depth_exceeds
+from gateway.clients.registry import ClientRefused, admitted
 from gateway.settings import GatewaySettings
 from gateway.store import idempotency
-from services.runtime.auth import Principal, require_scopes
+from services.runtime.auth import Principal, require_active_token
 from services.runtime.crypto import sm3_hex
 from services.runtime.deps import HubDep
 from services.runtime.problems import Problem
@@ -37,7 +38,8 @@ CHANNEL = "rest"
 SCOPE = "cases:push"
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
-PushPrincipal = Annotated[Principal, Depends(require_scopes(SCOPE))]
+# An ACTIVE token: a revoked or disabled client is refused at once (introspection).
+PushPrincipal = Annotated[Principal, Depends(require_active_token(SCOPE))]
 
 router = APIRouter(prefix="/api/intake/v1", tags=["intake"])
 
@@ -46,11 +48,21 @@ def _answer_body(results: list[ItemResult]) -> dict[str, Any]:
     return {**Counts.of(results).as_dict(), "results": [r.as_dict() for r in results]}
 
 
+def _no_constants(name: str) -> Any:
+    # RFC 8259 has no NaN/Infinity; Python would accept them and the database would not.
+    raise ValueError(f"{name} is not JSON")
+
+
 def _events_of(body: bytes, max_batch: int) -> list[Any]:
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        document = json.loads(body, parse_constant=_no_constants)
+    except RecursionError as exc:
+        raise _too_deep() from exc
+    except (ValueError, UnicodeDecodeError) as exc:
         raise Problem(400, "The request body is not valid JSON.", code="malformed-json") from exc
+    # {"events": [event]}: an event's own levels start at depth 2.
+    if depth_exceeds(document, MAX_DEPTH + 2):
+        raise _too_deep()
     if not isinstance(document, dict) or not isinstance(document.get("events"), list):
         raise Problem(422, 'The body must be an object {"events": [...]}.', code="validation-error")
     events = document["events"]
@@ -64,6 +76,15 @@ def _events_of(body: bytes, max_batch: int) -> list[Any]:
             max_events=max_batch,
         )
     return events
+
+
+def _too_deep() -> Problem:
+    return Problem(
+        400,
+        f"The JSON nests deeper than an event may ({MAX_DEPTH} levels).",
+        code="too-deep",
+        max_depth=MAX_DEPTH,
+    )
 
 
 @router.post(
@@ -83,8 +104,20 @@ async def push_case_events(
     client_id = principal.client_id or principal.subject
     body = await request.body()
     digest = sm3_hex(body)
-    async with hub.db.sessionmaker() as session:
-        await _check_registered(session, client_id)
+    try:
+        async with hub.db.sessionmaker() as session:
+            client = await admitted(session, client_id, CHANNEL)
+    except ClientRefused as refused:
+        await log_call(
+            hub,
+            client_id=client_id,
+            channel=CHANNEL,
+            result="refused",
+            body_digest=digest,
+            detail=refused.code,
+        )
+        raise Problem(403, str(refused), code=refused.code) from refused
+    orgs = frozenset(client.orgs)
     if idempotency_key is not None and _IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
         raise Problem(
             400, "Idempotency-Key must be 1-200 visible ASCII characters.", code="bad-header"
@@ -104,7 +137,7 @@ async def push_case_events(
     items = normalise_all(events, source_system=client_id, channel=CHANNEL)
     if idempotency_key is None:
         results = await accept_call(
-            hub, client_id=client_id, channel=CHANNEL, items=items, body_digest=digest
+            hub, client_id=client_id, orgs=orgs, channel=CHANNEL, items=items, body_digest=digest
         )
         return JSONResponse(_answer_body(results), status_code=202)
     for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -116,6 +149,7 @@ async def push_case_events(
             results = await accept_call(
                 hub,
                 client_id=client_id,
+                orgs=orgs,
                 channel=CHANNEL,
                 items=items,
                 body_digest=digest,
@@ -172,14 +206,3 @@ async def _replay(
     return JSONResponse(
         stored.body, status_code=stored.status_code, headers={"Idempotency-Replayed": "true"}
     )
-
-
-async def _check_registered(session: AsyncSession, client_id: str) -> None:
-    """A token alone admits a client; a registry entry can still disable it or its channel."""
-    client = await get_client(session, client_id)
-    if client is None:
-        return
-    if client.status != "active":
-        raise Problem(403, "This client is disabled.", code="client-disabled")
-    if CHANNEL not in client.channels:
-        raise Problem(403, "This client may not use the REST channel.", code="channel-not-allowed")

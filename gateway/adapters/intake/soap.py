@@ -28,7 +28,7 @@ from gateway.adapters.intake.xml import (
     namespace,
     parse_document,
 )
-from gateway.clients.registry import client_secret, find_by_app_key
+from gateway.clients.registry import ClientRefused, admit, client_secret, find_by_app_key
 from gateway.clients.signatures import SignatureRefused, check_signature, read_headers
 from gateway.settings import GatewaySettings
 from gateway.store import nonces
@@ -173,18 +173,25 @@ async def _handle(request: Request, hub: HubDep, body: bytes, digest: str) -> li
         )
     except SignatureRefused as exc:
         raise SoapFault(exc.status, exc.code, str(exc)) from exc
-    if client.status != "active":
-        raise SoapFault(403, "client-disabled", "this client is disabled")
-    if CHANNEL not in client.channels:
-        raise SoapFault(403, "channel-not-allowed", "this client may not use the SOAP channel")
-    # Remember the nonce until the timestamp itself could no longer pass the window.
-    if not await nonces.consume(hub.db, signed.app_key, signed.nonce, signed.moment + window):
-        raise SoapFault(409, "nonce-replayed", "this nonce was already used (replayed request)")
+    try:
+        admit(client, CHANNEL)
+    except ClientRefused as refused:
+        raise SoapFault(403, refused.code, str(refused)) from refused
+    # The body is checked BEFORE the nonce is spent: a refused body (malformed, too deep,
+    # too many events) can be corrected and re-sent with the same nonce.
     events = soap_events(body)
     if len(events) > min(settings.intake_max_batch, MAX_EVENTS_PER_DOCUMENT):
         raise SoapFault(422, "too-many-events", "too many events in one request")
+    # Remember the nonce until the timestamp itself could no longer pass the window.
+    if not await nonces.consume(hub.db, signed.app_key, signed.nonce, signed.moment + window):
+        raise SoapFault(409, "nonce-replayed", "this nonce was already used (replayed request)")
     items = normalise_all(events, source_system=client.client_id, channel=CHANNEL)
     results = await accept_call(
-        hub, client_id=client.client_id, channel=CHANNEL, items=items, body_digest=digest
+        hub,
+        client_id=client.client_id,
+        orgs=frozenset(client.orgs),
+        channel=CHANNEL,
+        items=items,
+        body_digest=digest,
     )
     return results

@@ -14,8 +14,12 @@ from typing import Any
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from gateway.adapters.intake.limits import MAX_DEPTH
+
 INTAKE_NS = "urn:ywtb-hub:intake:v1"
 MAX_EVENTS_PER_DOCUMENT = 1000
+# Envelope/Body/PushCaseEvents/event (or CaseEvents/event) come before an event's own levels.
+MAX_DOCUMENT_DEPTH = MAX_DEPTH + 4
 
 
 class XmlRefused(ValueError):
@@ -36,8 +40,26 @@ def namespace(tag: str) -> str:
     return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
 
 
+def _deeper_than(root: ET.Element, limit: int) -> bool:
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in element)
+    return False
+
+
 def parse_document(body: bytes) -> ET.Element:
-    """Parse untrusted XML; DTDs and entities are forbidden."""
+    """Parse untrusted XML; DTDs and entities are forbidden, nesting is bounded."""
+    root = _parse(body)
+    # Measured without recursion: a deep document would make element_value overflow.
+    if _deeper_than(root, MAX_DOCUMENT_DEPTH):
+        raise XmlRefused("too-deep", f"the document nests deeper than {MAX_DOCUMENT_DEPTH} levels")
+    return root
+
+
+def _parse(body: bytes) -> ET.Element:
     try:
         return SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
@@ -48,6 +70,8 @@ def parse_document(body: bytes) -> ET.Element:
         raise XmlRefused("malformed-xml", f"the body is not well-formed XML ({exc})") from exc
     except ValueError as exc:  # e.g. an encoding declaration Python cannot use
         raise XmlRefused("malformed-xml", "the body's encoding is not readable") from exc
+    except RecursionError as exc:
+        raise XmlRefused("too-deep", "the document nests too deeply") from exc
 
 
 def element_value(element: ET.Element) -> Any:

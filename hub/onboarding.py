@@ -1,0 +1,165 @@
+"""Onboarding an external system (外部系统接入) in one step, across identity and the gateway.
+
+Lives in the composition root because it writes to two services' databases: identity
+gets the OAuth client (client credentials, scope ``cases:push``) — or, for a legacy
+system, nothing; the gateway's registry gets the system with its orgs, channels and (legacy)
+app key + secret. The credentials are returned once; neither database can show them again.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gateway.clients import registry
+from gateway.settings import GatewaySettings
+from services.identity import clients
+from services.identity.clients import ClientSpec
+from services.identity.secrets import digest
+from services.identity.settings import IdentitySettings
+from services.identity.store import repo
+from services.runtime.db import Database
+
+PUSH_SCOPE = "cases:push"
+# `make run`: the demo county client (seeded in identity by services/identity/seed.py)
+# reports for the demo matters' org and the org of the docs/intake.md examples.
+DEMO_COUNTY_ID = "demo-county"
+DEMO_COUNTY_ORGS = ("11440200MB2C12345W", "11440204000000527F")
+# The gateway's own client at identity, to introspect tokens (revocation checks).
+GATEWAY_CLIENT_ID = "hub-gateway"
+
+
+class OnboardingError(ValueError):
+    """Refused before anything was written (bad org, channel, or id already taken)."""
+
+
+async def onboard(
+    *,
+    identity_url: str,
+    gateway_url: str,
+    name: str,
+    orgs: Sequence[str],
+    channels: Sequence[str],
+    legacy: bool = False,
+    client_id: str | None = None,
+) -> dict[str, Any]:
+    """Create the system's credentials and register it; returns them (shown once)."""
+    if legacy and "rest" in channels:
+        raise OnboardingError("a legacy system signs SOAP calls; the REST channel needs OAuth")
+    if not legacy and "soap" in channels:
+        raise OnboardingError("the SOAP channel needs --legacy (app key + signature)")
+    try:
+        checked_orgs, checked_channels = registry.check_registration(name, orgs, channels)
+    except ValueError as exc:
+        raise OnboardingError(str(exc)) from exc
+    gw_settings = GatewaySettings(database_url=gateway_url)
+    gateway_db = Database(gw_settings.resolved_database_url())
+    try:
+        if client_id is not None:
+            async with gateway_db.sessionmaker() as session:
+                if await registry.get_client(session, client_id) is not None:
+                    raise OnboardingError(f"{client_id} is already registered at the gateway")
+        if legacy:
+            creds = await registry.create_legacy_client(
+                gateway_db,
+                gw_settings,
+                name=name,
+                orgs=checked_orgs,
+                channels=checked_channels,
+                client_id=client_id,
+            )
+            return {**creds.as_dict(), "orgs": checked_orgs, "channels": checked_channels}
+        created_id, secret = await _create_identity_client(identity_url, name, client_id)
+        await registry.register_client(
+            gateway_db,
+            client_id=created_id,
+            name=name,
+            orgs=checked_orgs,
+            channels=checked_channels,
+        )
+    finally:
+        await gateway_db.dispose()
+    return {
+        "client_id": created_id,
+        "client_secret": secret,
+        "scope": PUSH_SCOPE,
+        "orgs": checked_orgs,
+        "channels": checked_channels,
+    }
+
+
+async def _create_identity_client(
+    identity_url: str, name: str, client_id: str | None
+) -> tuple[str, str]:
+    db = Database(IdentitySettings(database_url=identity_url).resolved_database_url())
+    try:
+        async with db.transaction() as session:
+            if client_id is not None and await repo.client(session, client_id) is not None:
+                raise OnboardingError(f"{client_id} already exists at identity")
+            row, secret = await clients.create_client(
+                session,
+                ClientSpec(
+                    client_id=client_id,
+                    name=name,
+                    grant_types=["client_credentials"],
+                    scopes=[PUSH_SCOPE],
+                ),
+            )
+    finally:
+        await db.dispose()
+    assert secret is not None  # a confidential client always gets one
+    return row.client_id, secret
+
+
+async def register_demo_county(gateway_url: str) -> list[str]:
+    """`make run`: register the demo county client (its identity client is seeded by
+    identity's demo seed) with its demo orgs — the same registry call as :func:`onboard`."""
+    db = Database(GatewaySettings(database_url=gateway_url).resolved_database_url())
+    try:
+        await registry.ensure_registered(
+            db,
+            client_id=DEMO_COUNTY_ID,
+            name="示例区县系统 (demo county)",
+            orgs=DEMO_COUNTY_ORGS,
+            channels=("rest",),
+        )
+    finally:
+        await db.dispose()
+    return [f"gateway: '{DEMO_COUNTY_ID}' may push for orgs {', '.join(DEMO_COUNTY_ORGS)}"]
+
+
+def stored_secret(secret_file: Path) -> str:
+    """A secret kept in ``secret_file`` (owner-only), generated on first use."""
+    secret = secret_file.read_text().strip() if secret_file.exists() else ""
+    if not secret:
+        secret = secrets.token_urlsafe(32)
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        secret_file.touch(mode=0o600)
+        secret_file.write_text(secret)
+    return secret
+
+
+async def ensure_introspection_client(identity_url: str, secret: str) -> str:
+    """The gateway's own confidential client at identity with ``can_introspect`` and the
+    given secret (kept by the runner, see :func:`stored_secret`); returns its id."""
+    db = Database(IdentitySettings(database_url=identity_url).resolved_database_url())
+    try:
+        async with db.transaction() as session:
+            row = await repo.client(session, GATEWAY_CLIENT_ID)
+            if row is None:
+                row, _ = await clients.create_client(
+                    session,
+                    ClientSpec(
+                        client_id=GATEWAY_CLIENT_ID,
+                        name="网关 (token introspection)",
+                        grant_types=["client_credentials"],
+                        scopes=[],
+                        can_introspect=True,
+                    ),
+                )
+            row.secret_hash = digest(secret)
+    finally:
+        await db.dispose()
+    return GATEWAY_CLIENT_ID
