@@ -1,7 +1,7 @@
 """provisional due dates and the official holiday schedules (calendar_years)
 
-Revision ID: cases_0003_calendar
-Revises: cases_0002
+Revision ID: cases_0004_calendar
+Revises: cases_0003_caserules
 Create Date: 2026-12-02 15:40:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "cases_0003_calendar"
-down_revision: str | None = "cases_0002"
+revision: str = "cases_0004_calendar"
+down_revision: str | None = "cases_0003_caserules"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
