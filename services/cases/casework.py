@@ -38,7 +38,13 @@ from sqlalchemy.util import await_only
 from services.cases.domain.deadlines import Clock, Limits, clock
 from services.cases.domain.history import CaseState, EventKey, Replay, local_date
 from services.cases.domain.stages import CLOSED_STAGES, FINAL_STAGES
-from services.cases.domain.supervision import SupervisionRules, closes, step_due_date, supervise
+from services.cases.domain.supervision import (
+    SupervisionRules,
+    closes,
+    disproved,
+    step_due_date,
+    supervise,
+)
 from services.cases.events import facts
 from services.cases.settings import CasesSettings
 from services.cases.store import repository as repo
@@ -459,8 +465,20 @@ class Casework:
             later.append(partial(facts.warning, self.publish, session, case, warning))
             raised += 1
         if state.stage in CLOSED_STAGES:
+            whole = computed or clock(
+                state, limits, self.calendar, yellow_ratio=self.rules.yellow_ratio
+            )
             for warning in loaded.warnings:
-                if warning.closed_at is None and closes(state, warning.kind, warning.scope):
+                if disproved(state, warning.kind, warning.scope, whole) and not (
+                    warning.detail or {}
+                ).get("withdrawn"):
+                    # Raised on a history a late event refuted: withdrawn, with the reason.
+                    warning.detail = {
+                        **(warning.detail or {}),
+                        "withdrawn": "disproved-by-late-event",
+                    }
+                    warning.closed_at = warning.closed_at or now
+                elif warning.closed_at is None and closes(state, warning.kind, warning.scope):
                     warning.closed_at = now
         case.supervision_due = self._next_check(case, state, today)
         return raised

@@ -189,8 +189,14 @@ def warning_view(w: WarningRow) -> dict[str, Any]:
         "detail": w.detail,
         "raised_at": _local(w.raised_at),
         "closed_at": _local(w.closed_at),
-        "status": "closed" if w.closed_at else "open",
+        "status": _warning_status(w),
     }
+
+
+def _warning_status(w: WarningRow) -> str:
+    if (w.detail or {}).get("withdrawn"):
+        return "withdrawn"  # raised on a history a late event refuted
+    return "closed" if w.closed_at else "open"
 
 
 # -- lists with cursor pagination -------------------------------------------------------

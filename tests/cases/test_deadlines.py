@@ -16,6 +16,7 @@ from services.cases.domain.supervision import (
     SupervisionRules,
     WarningFact,
     closes,
+    disproved,
     step_due_date,
     supervise,
 )
@@ -320,3 +321,22 @@ def test_dates_counted_into_2027_are_provisional_until_the_official_schedule() -
     assert again.due_date == date(2027, 2, 18) and not again.provisional
     # Not yet accepted, or no limit: nothing to mark.
     assert not clock(fold([ev("submitted", 1, "2027-01-28T09:00")]), limits, CAL).provisional
+
+
+def test_a_deadline_warning_raised_on_a_partial_history_is_disproved_by_a_timely_conclusion() -> (
+    None
+):
+    limits = Limits(promised_days=10)
+    partial = fold(accepted_on("2026-03-02"))
+    # Seen without its 办结, the case is overdue long after its limit: red.
+    found = supervise(partial, limits, CAL, date(2026, 4, 30))
+    assert [w.kind for w in found] == ["red"]
+    whole = fold(accepted_on("2026-03-02", ev("concluded", 3, "2026-03-10T10:00")))
+    c = clock(whole, limits, CAL)
+    assert disproved(whole, "red", "deadline", c) and disproved(whole, "yellow", "deadline", c)
+    # A case concluded after its due date was late indeed: the red card stands.
+    late = fold(accepted_on("2026-03-02", ev("concluded", 3, "2026-03-20T10:00")))
+    assert not disproved(late, "red", "deadline", clock(late, limits, CAL))
+    # Other warnings, and open cases, are never "disproved".
+    assert not disproved(whole, "step_over_limit", "step:submitted:a:1", c)
+    assert not disproved(partial, "red", "deadline", clock(partial, limits, CAL))

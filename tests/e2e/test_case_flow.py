@@ -346,7 +346,13 @@ async def test_a_county_batch_ends_in_exact_cases_visible_to_their_owners_only(
         return [w for w in r.json()["items"] if w["case_no"] == two and w["kind"] == "red"]
 
     assert (await wait_for(red, message="red warning"))[0]["level"] == "red"
-    assert not [w for w in c1.get("warnings", []) if w["kind"] in ("red", "yellow")]
+    # Case one was never late: a deadline warning raised while only part of its history
+    # had arrived (the 办结 comes in the second push) is withdrawn once the rest arrives.
+    assert not [
+        w
+        for w in c1.get("warnings", [])
+        if w["kind"] in ("red", "yellow") and w["status"] != "withdrawn"
+    ]
 
     # Applicants see exactly their own cases; another citizen is told the case does not exist.
     cipher = pii_cipher(flow.pii)

@@ -105,6 +105,19 @@ def closes(state: CaseState, kind: str, scope: str) -> bool:
     return state.stage in CLOSED_STAGES and (kind, scope) != ("step_over_limit", DELIVERY_SCOPE)
 
 
+def disproved(state: CaseState, kind: str, scope: str, computed: Clock) -> bool:
+    """Whether a deadline warning raised on an incomplete history is refuted by the whole
+    history: events arrive late and out of order, so the hub may have seen a case
+    accepted but not yet concluded and warned; if the case in fact closed before the
+    warning's day (``red_on`` / ``yellow_on``), the warning is withdrawn, not just closed —
+    a department is not red-carded for a delay it did not cause."""
+    if scope != "deadline" or state.closed_at is None:
+        return False
+    closed_on = local_date(state.closed_at)
+    day = computed.red_on if kind == RED else computed.yellow_on if kind == YELLOW else None
+    return day is not None and closed_on < day
+
+
 def _deadline(
     state: CaseState,
     limits: Limits,
