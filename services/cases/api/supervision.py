@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from services.cases import progress
-from services.runtime.auth import CurrentPrincipal
+from services.cases.api.deps import CasesReader
 from services.runtime.deps import ReadSession
 
 router = APIRouter(prefix="/v1/supervision", tags=["supervision"])
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/supervision", tags=["supervision"])
 
 @router.get("/warnings", summary="Warnings on the caller's org's cases, newest first")
 async def warnings(
-    principal: CurrentPrincipal,
+    principal: CasesReader,
     session: ReadSession,
     level: Literal["yellow", "red"] | None = None,
     status: Literal["open", "closed"] | None = None,
