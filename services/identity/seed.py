@@ -18,6 +18,8 @@ CITIZEN_PASSWORD = "demo-citizen-pass"
 # The county secret is fixed for the demo only (printed by `make run`); real clients get
 # random secrets from `hub clients create`.
 COUNTY_SECRET = "demo-county-secret-change-me"
+# The resource servers' own client (cases, gateway, …): may introspect any token.
+SERVICE_CLIENT_ID = "hub-services"
 
 
 async def seed_demo(database_url: str) -> list[str]:
@@ -73,4 +75,28 @@ async def seed_demo(database_url: str) -> list[str]:
     ]
 
 
-__all__ = ["seed_demo"]
+async def ensure_service_client(database_url: str, secret: str) -> None:
+    """Create (or re-key) the services' introspection client with ``secret``; ``make run``
+    keeps the secret in ``var/`` and hands it to every service as HUB_AUTH_CLIENT_*."""
+    settings = IdentitySettings(database_url=database_url)
+    db = Database(settings.resolved_database_url())
+    try:
+        async with db.transaction() as session:
+            row = await repo.client(session, SERVICE_CLIENT_ID)
+            if row is None:
+                row, _ = await clients.create_client(
+                    session,
+                    ClientSpec(
+                        client_id=SERVICE_CLIENT_ID,
+                        name="一网通办 services (token introspection)",
+                        grant_types=["client_credentials"],
+                        scopes=[],
+                        can_introspect=True,
+                    ),
+                )
+            row.secret_hash = digest(secret)
+    finally:
+        await db.dispose()
+
+
+__all__ = ["ensure_service_client", "seed_demo"]

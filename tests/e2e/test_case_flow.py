@@ -85,6 +85,8 @@ def start_hub(
     issuer, pii = TestIssuer(), pii_env()
     common = {
         **issuer.env(),
+        # Cases (and the gateway's intake) ask the issuer whether a token is still active.
+        **issuer.serve_introspection(),
         **pii,
         "HUB_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
         "HUB_OUTBOX_POLL_INTERVAL": "0.2",
@@ -123,6 +125,7 @@ def start_hub(
     except Exception:
         for p in procs.values():
             p.stop()
+        issuer.stop_introspection()
         raise
     settings = HubSettings(
         pii_encryption_keys=pii["HUB_PII_ENCRYPTION_KEYS"], pii_index_key=pii["HUB_PII_INDEX_KEY"]
@@ -146,6 +149,7 @@ def flow(pg: DatabaseFactory, broker: LocalBroker, log_dir: Path) -> Iterator[Fl
     finally:
         for p in hub.procs.values():
             p.stop()
+        hub.issuer.stop_introspection()
 
 
 async def publish_second_matter(matters_url: str) -> None:
@@ -288,7 +292,7 @@ async def test_a_county_batch_ends_in_exact_cases_visible_to_their_owners_only(
     )
     await county.aclose()
 
-    staff = bearer(flow.issuer.staff(ORG, ["supervisor"]))
+    staff = bearer(flow.issuer.staff(ORG, ["supervisor"], scope="cases:read"))
 
     async def case(number: str) -> dict[str, Any] | None:
         r = await client.get(f"{flow.gateway}/api/cases/v1/cases/{number}", headers=staff)
@@ -328,8 +332,8 @@ async def test_a_county_batch_ends_in_exact_cases_visible_to_their_owners_only(
 
     # Applicants see exactly their own cases; another citizen is told the case does not exist.
     cipher = pii_cipher(flow.pii)
-    a = bearer(flow.issuer.citizen(citizen_id_ref(cipher, citizen_a)))
-    b = bearer(flow.issuer.citizen(citizen_id_ref(cipher, citizen_b)))
+    a = bearer(flow.issuer.citizen(citizen_id_ref(cipher, citizen_a), scope="cases:read"))
+    b = bearer(flow.issuer.citizen(citizen_id_ref(cipher, citizen_b), scope="cases:read"))
     mine = await client.get(f"{flow.gateway}/api/cases/v1/me/cases", headers=a)
     assert mine.status_code == 200, mine.text
     assert {c["case_no"] for c in mine.json()["items"]} == {one, two}
