@@ -92,7 +92,7 @@ def stack(pg: DatabaseFactory, broker: LocalBroker, log_dir: Path) -> Iterator[S
             assert seed.CITIZEN_ID not in p.log_text(), f"full ID number in {p.name} log"
 
 
-async def _set_level(url: str, level: str) -> None:
+async def set_level(url: str, level: str) -> None:
     db = Database(url)
     try:
         async with db.transaction() as session:
@@ -101,7 +101,7 @@ async def _set_level(url: str, level: str) -> None:
         await db.dispose()
 
 
-async def _login(stack: Stack, browser: httpx.AsyncClient, *, fresh: bool) -> dict[str, str]:
+async def login(issuer: str, browser: httpx.AsyncClient, *, fresh: bool) -> dict[str, str]:
     """Code + PKCE for the demo portal; ``fresh`` forces the password form."""
     verifier = generate_token(48)
     params = {
@@ -115,7 +115,7 @@ async def _login(stack: Stack, browser: httpx.AsyncClient, *, fresh: bool) -> di
     }
     if fresh:
         params["prompt"] = "login"
-    page = await browser.get(f"{stack.issuer}/authorize", params=params)
+    page = await browser.get(f"{issuer}/authorize", params=params)
     if page.status_code == 200:
         action, fields = _form(page.text)
         posted = await browser.post(
@@ -127,7 +127,7 @@ async def _login(stack: Stack, browser: httpx.AsyncClient, *, fresh: bool) -> di
     assert page.status_code == 302, page.text
     code = httpx.URL(page.headers["location"]).params["code"]
     token = await browser.post(
-        f"{stack.issuer}/token",
+        f"{issuer}/token",
         data={
             "grant_type": "authorization_code",
             "code": code,
@@ -142,7 +142,7 @@ async def _login(stack: Stack, browser: httpx.AsyncClient, *, fresh: bool) -> di
 
 async def test_l2_steps_up_and_revocation_and_logout_end_access_at_once(stack: Stack) -> None:
     async with httpx.AsyncClient(timeout=15) as browser:
-        l2 = await _login(stack, browser, fresh=True)
+        l2 = await login(stack.issuer, browser, fresh=True)
         refused = await browser.get(
             stack.cases, headers={"Authorization": f"Bearer {l2['access_token']}"}
         )
@@ -151,8 +151,8 @@ async def test_l2_steps_up_and_revocation_and_logout_end_access_at_once(stack: S
         assert refused.json()["type"].endswith("/insufficient-assurance")
         assert 'acr_values="L3"' in refused.headers["www-authenticate"]
 
-        await _set_level(stack.identity_db, "L3")  # as after 实名核验
-        tokens = await _login(stack, browser, fresh=True)
+        await set_level(stack.identity_db, "L3")  # as after 实名核验
+        tokens = await login(stack.issuer, browser, fresh=True)
         auth = {"Authorization": f"Bearer {tokens['access_token']}"}
         ok = await browser.get(stack.cases, headers=auth)
         assert ok.status_code == 200, ok.text
@@ -169,7 +169,7 @@ async def test_l2_steps_up_and_revocation_and_logout_end_access_at_once(stack: S
         assert 'error="invalid_token"' in after.headers["www-authenticate"]
 
         # A new token of the same SSO session, then logout: refused on the next read.
-        again = await _login(stack, browser, fresh=False)
+        again = await login(stack.issuer, browser, fresh=False)
         auth = {"Authorization": f"Bearer {again['access_token']}"}
         assert (await browser.get(stack.cases, headers=auth)).status_code == 200
         out = await browser.get(f"{stack.issuer}/logout")
