@@ -334,6 +334,10 @@ class TokenIntrospector:
     can still be used. The calling service authenticates with its own confidential client
     (``client_secret_basic``); that client needs the identity service's
     ``can_introspect`` permission to see tokens issued to other clients.
+
+    Concurrent checks of the same token share one request to the issuer (single flight),
+    and requests go over one pooled HTTP client (keep-alive), so a burst of reads with
+    one token costs one round trip, not one connection each.
     """
 
     def __init__(
@@ -354,7 +358,9 @@ class TokenIntrospector:
         self.timeout = timeout
         self.max_entries = max_entries
         self._http = http
+        self._owns_http = http is None
         self._cache: dict[str, tuple[float, bool]] = {}
+        self._inflight: dict[str, asyncio.Future[bool]] = {}
         self.calls = 0  # introspection requests actually sent (for tests and metrics)
 
     async def is_active(
@@ -365,7 +371,12 @@ class TokenIntrospector:
         cached = self._cache.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        active = await self._ask(token, token_id)
+        flight = self._inflight.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(self._ask(token, token_id))
+            self._inflight[key] = flight
+            flight.add_done_callback(lambda _done: self._inflight.pop(key, None))
+        active = await asyncio.shield(flight)  # one waiter cancelled never cancels the rest
         # A revoked token never comes back: remember that until it expires anyway.
         ttl = self.cache_seconds if active else max(self.cache_seconds, expires_in or 0.0)
         if ttl <= 0:
@@ -378,11 +389,20 @@ class TokenIntrospector:
         self._cache[key] = (now + ttl, active)
         return active
 
+    async def aclose(self) -> None:
+        if self._owns_http and self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
     async def _ask(self, token: str, token_id: str | None) -> bool:
-        client = self._http or httpx.AsyncClient(timeout=self.timeout)
+        if self._http is None:
+            # Created on first use, inside the serving event loop, and kept (keep-alive).
+            self._http = httpx.AsyncClient(
+                timeout=self.timeout, limits=httpx.Limits(max_keepalive_connections=20)
+            )
         self.calls += 1
         try:
-            response = await client.post(
+            response = await self._http.post(
                 self.url,
                 data={"token": token, "token_type_hint": "access_token"},
                 auth=(self.client_id, self.client_secret),
@@ -390,9 +410,6 @@ class TokenIntrospector:
             )
         except httpx.HTTPError as exc:
             raise IntrospectionUnavailable(f"issuer unreachable: {type(exc).__name__}") from exc
-        finally:
-            if self._http is None:
-                await client.aclose()
         if response.status_code != 200:
             # 401 here means OUR credentials were refused: an operator problem, not the
             # caller's, so it must not read as "your token is invalid".

@@ -365,3 +365,26 @@ async def test_tokens_revoked_at_the_real_issuer_are_refused_at_once(pg: Databas
             assert out.status_code == 200
             assert (await cases.get("/v1/me/cases", headers=auth)).status_code == 401
         await http.aclose()
+
+
+async def test_concurrent_reads_with_one_token_share_one_introspection(
+    pg: DatabaseFactory, issuer: TestIssuer
+) -> None:
+    import asyncio
+
+    h, _ = await seeded(pg, issuer)
+    token = bearer(issuer.citizen(ref(h, ALICE_ID), scope=READ))
+    issuer.introspection_delay = 0.3
+    try:
+        async with serve(h.app) as client:
+            calls = issuer.introspections
+            answers = await asyncio.gather(
+                *(client.get("/v1/me/cases", headers=token) for _ in range(8))
+            )
+            assert [r.status_code for r in answers] == [200] * 8
+            assert issuer.introspections == calls + 1  # single flight
+            # No cache by default: the next read asks again.
+            assert (await client.get("/v1/me/cases", headers=token)).status_code == 200
+            assert issuer.introspections == calls + 2
+    finally:
+        issuer.introspection_delay = 0.0

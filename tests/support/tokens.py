@@ -11,6 +11,7 @@ in-process (:meth:`TestIssuer.introspector`) or over HTTP for real processes
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -43,6 +44,7 @@ class TestIssuer:
         self.client_id = "resource-server"
         self.client_secret = secrets.token_urlsafe(16)
         self.introspections = 0
+        self.introspection_delay = 0.0  # seconds; to make concurrent checks overlap
         self._server: Any = None
 
     @property
@@ -128,6 +130,8 @@ class TestIssuer:
         @app.post("/introspect")
         async def introspect(request: Request) -> JSONResponse:
             self.introspections += 1
+            if self.introspection_delay:
+                await asyncio.sleep(self.introspection_delay)
             expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode())
             if request.headers.get("authorization", "") != f"Basic {expected.decode()}":
                 return JSONResponse({"error": "invalid_client"}, status_code=401)
