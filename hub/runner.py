@@ -126,6 +126,22 @@ def run_seeds(env_by_name: dict[str, dict[str, str]]) -> list[str]:
     return lines
 
 
+def service_credentials(identity_database_url: str) -> dict[str, str]:
+    """The services' own OAuth client (introspection of tokens at identity): its secret
+    is generated once and kept in ``var/``, its digest seeded into identity."""
+    from services.identity.seed import SERVICE_CLIENT_ID, ensure_service_client
+
+    path = VAR_DIR / "service-client.secret"
+    if not path.exists():
+        import secrets
+
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    secret = path.read_text().strip()
+    asyncio.run(ensure_service_client(identity_database_url, secret))
+    return {"HUB_AUTH_CLIENT_ID": SERVICE_CLIENT_ID, "HUB_AUTH_CLIENT_SECRET": secret}
+
+
 def main() -> int:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     log_dir = VAR_DIR / "log"
@@ -149,6 +165,12 @@ def main() -> int:
     for spec in ALL_PROCESSES:
         upgrade(spec.migrations_dir, envs[spec.name]["HUB_DATABASE_URL"])
     seed_lines = run_seeds(envs)
+    # Every resource server (the gateway too) checks revocation at identity's /introspect.
+    credentials = service_credentials(envs["identity"]["HUB_DATABASE_URL"])
+    for name, env in envs.items():
+        if name != "identity":
+            for key, value in credentials.items():
+                env.setdefault(key, value)
 
     procs: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False

@@ -1,9 +1,12 @@
 """Progress of 办件 for applicants and staff: who may see what, and how it is shown.
 
-Deny by default: an applicant (natural person by ``id_ref``, legal person by USCC) sees
-only cases they applied for; staff see the cases their org (USCC) handles. Everyone else
-is told the case does not exist (404), so case numbers cannot be probed. The applicant's
-ID number is shown in clear to the applicant only.
+Deny by default: an applicant (natural person by ``id_ref``, legal person by USCC, or
+an agent acting for it under 授权代办 with a token carrying ``cases:read``) sees only
+cases they applied for; staff see the cases their org (USCC) handles. All of them only
+when logged in at L3 or above (the route refuses lower levels with a step-up 403; the
+rules here refuse them again so no other caller can skip it). Everyone else is told the
+case does not exist (404), so case numbers cannot be probed. The applicant's ID number
+is shown in clear to the applicant only.
 """
 
 from __future__ import annotations
@@ -34,7 +37,18 @@ def _not_found(case_no: str) -> Problem:
     return Problem(404, f"no case {case_no} is visible to you", code="case-not-found")
 
 
+PERSONAL_DATA_LEVEL = "L3"
+
+
+def may_read(principal: Principal) -> bool:
+    """Scope ``cases:read`` (a 授权代办 token has it only if the grant lists it) and a
+    login at L3 or above."""
+    return principal.has_scope("cases:read") and principal.assurance_at_least(PERSONAL_DATA_LEVEL)
+
+
 def is_applicant(principal: Principal, case: CaseRow) -> bool:
+    if not may_read(principal):
+        return False
     if principal.subject_type == "natural":
         return bool(principal.id_ref) and (
             case.applicant_type == "natural" and case.applicant_id_ref == principal.id_ref
@@ -49,6 +63,7 @@ def is_applicant(principal: Principal, case: CaseRow) -> bool:
 def is_handling_staff(principal: Principal, case: CaseRow) -> bool:
     return (
         principal.subject_type == "staff"
+        and may_read(principal)
         and bool(principal.uscc)
         and case.handler_org_uscc == principal.uscc
     )
@@ -56,6 +71,8 @@ def is_handling_staff(principal: Principal, case: CaseRow) -> bool:
 
 def _visible(principal: Principal) -> Any:
     """The SQL filter matching :func:`is_applicant` or :func:`is_handling_staff`."""
+    if not may_read(principal):
+        return None
     if principal.subject_type == "natural" and principal.id_ref:
         return and_(
             CaseRow.applicant_type == "natural", CaseRow.applicant_id_ref == principal.id_ref
@@ -266,7 +283,7 @@ async def org_warnings(
     cursor: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    if principal.subject_type != "staff" or not principal.uscc:
+    if principal.subject_type != "staff" or not principal.uscc or not may_read(principal):
         raise Problem(404, "no supervision list is visible to you", code="not-found")
     stmt = select(WarningRow).where(WarningRow.org_uscc == principal.uscc)
     if level:

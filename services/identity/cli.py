@@ -80,6 +80,20 @@ def create_client(
     typer.echo(json.dumps(_run(work), ensure_ascii=False))
 
 
+@clients_app.command("disable")
+def disable_client(
+    client_id: Annotated[str, typer.Argument(help="the client to disable")],
+    enable: Annotated[bool, typer.Option(help="re-enable instead")] = False,
+) -> None:
+    """Disable a client: no new tokens, and its existing tokens become inactive at once."""
+
+    async def work(core: IdentityCore) -> dict[str, Any]:
+        async with core.db.transaction() as session:
+            return clients.describe(await clients.set_disabled(session, client_id, not enable))
+
+    typer.echo(json.dumps(_run(work), ensure_ascii=False))
+
+
 @users_app.command("create")
 def create_user(
     type_: Annotated[str, typer.Option("--type", help="natural | legal | staff")],

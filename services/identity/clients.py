@@ -95,6 +95,17 @@ async def create_client(session: AsyncSession, spec: ClientSpec) -> tuple[Client
     return row, secret
 
 
+async def set_disabled(session: AsyncSession, client_id: str, disabled: bool) -> Client:
+    """Disable (or re-enable) a client. A disabled client gets no tokens, and every token
+    it holds reads as inactive at introspection and at identity's own routes."""
+    row = await repo.client(session, client_id)
+    if row is None:
+        raise Problem(404, "no client with this id", code="not-found")
+    row.disabled = disabled
+    await session.flush()
+    return row
+
+
 def describe(row: Client) -> dict[str, object]:
     return {
         "client_id": row.client_id,

@@ -508,6 +508,8 @@ class RefreshGrant(RefreshTokenGrant):
         if user is None:
             return None
         c.pending["family_id"] = row.family_id
+        started = c.run(repo.family_started(c.session, row.family_id)) or row.issued_at
+        c.pending["family_started"] = started
         c.pending["code_hash"] = row.code_hash
         return TokenModel(row, user, "refresh_token")
 
@@ -546,6 +548,12 @@ def _lookup_token(token_string: str, hint: str | None) -> TokenModel | None:
         kind = "refresh_token"
     if row is None:
         return None
+    if row.client_id not in c.clients:
+        c.clients[row.client_id] = c.run(repo.client(c.session, row.client_id))
+    owner = c.clients[row.client_id]
+    if owner is None or owner.disabled:
+        # A disabled client's tokens are dead at once (its refresh tokens too).
+        return TokenModel(row, None, kind, delegation_ok=False)
     delegation_ok = True
     user = None
     if row.account_id is not None:
@@ -680,7 +688,14 @@ class OAuthServer(AuthorizationServer):
         if not scope and grant_type == "client_credentials":
             scope = scope_rules.join(client.row.scopes or [])
         scope = scope or ""
-        lifetime = client.row.access_token_lifetime or s.identity_access_token_lifetime
+        if user is not None and user.delegation_scopes is not None:
+            # 授权代办: whatever was asked (or defaulted to), only the grant's scopes.
+            granted = scope_rules.for_delegation(scope_rules.split(scope), user.delegation_scopes)
+            scope = scope_rules.join(granted)
+        lifetime = min(
+            client.row.access_token_lifetime or s.identity_access_token_lifetime,
+            s.identity_access_token_max_lifetime,
+        )
         now = int(time.time())
         jti = uuid.uuid4().hex
         claims = access_claims(
@@ -739,8 +754,14 @@ class OAuthServer(AuthorizationServer):
             refresh_hash=digest(p["refresh"]) if p.get("refresh") else None,
             issued_at=issued,
             access_expires_at=issued + timedelta(seconds=p["lifetime"]),
-            refresh_expires_at=issued + timedelta(seconds=p["refresh_lifetime"])
-            if p.get("refresh")
-            else None,
+            refresh_expires_at=_refresh_expiry(c, issued, p) if p.get("refresh") else None,
         )
         c.run(_call(lambda: c.session.add(row)))
+
+
+def _refresh_expiry(c: Ctx, issued: datetime, pending: Mapping[str, Any]) -> datetime:
+    """Idle lifetime from now, never past the family's absolute end (first issue + max)."""
+    idle = issued + timedelta(seconds=pending["refresh_lifetime"])
+    started: datetime = pending.get("family_started") or issued
+    absolute = started + timedelta(seconds=c.core.settings.identity_refresh_token_max_lifetime)
+    return min(idle, absolute)

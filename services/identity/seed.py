@@ -22,6 +22,8 @@ COUNTY_SECRET = "demo-county-secret-change-me"
 STAFF_USERNAME = "demo.admin"
 STAFF_PASSWORD = "demo-staff-pass"
 STAFF_ORG = "11440203MB2C3D4E57"  # 武江区政务服务数据管理局 (demo)
+# The resource servers' own client (cases, gateway, …): may introspect any token.
+SERVICE_CLIENT_ID = "hub-services"
 
 
 async def seed_demo(database_url: str) -> list[str]:
@@ -94,4 +96,28 @@ async def seed_demo(database_url: str) -> list[str]:
     ]
 
 
-__all__ = ["seed_demo"]
+async def ensure_service_client(database_url: str, secret: str) -> None:
+    """Create (or re-key) the services' introspection client with ``secret``; ``make run``
+    keeps the secret in ``var/`` and hands it to every service as HUB_AUTH_CLIENT_*."""
+    settings = IdentitySettings(database_url=database_url)
+    db = Database(settings.resolved_database_url())
+    try:
+        async with db.transaction() as session:
+            row = await repo.client(session, SERVICE_CLIENT_ID)
+            if row is None:
+                row, _ = await clients.create_client(
+                    session,
+                    ClientSpec(
+                        client_id=SERVICE_CLIENT_ID,
+                        name="一网通办 services (token introspection)",
+                        grant_types=["client_credentials"],
+                        scopes=[],
+                        can_introspect=True,
+                    ),
+                )
+            row.secret_hash = digest(secret)
+    finally:
+        await db.dispose()
+
+
+__all__ = ["ensure_service_client", "seed_demo"]

@@ -17,7 +17,18 @@ class IdentitySettings(HubSettings):
 
     identity_code_lifetime: int = Field(default=60, description="authorization code, seconds")
     identity_access_token_lifetime: int = Field(default=600, description="default, seconds")
-    identity_refresh_token_lifetime: int = Field(default=8 * 3600, description="default")
+    # A JWT cannot be recalled from a resource server that does not introspect: its
+    # lifetime bounds the damage, so no client may ask for longer than this.
+    identity_access_token_max_lifetime: int = Field(
+        default=600, description="cap on any client's access token lifetime, seconds"
+    )
+    identity_refresh_token_lifetime: int = Field(
+        default=8 * 3600, description="default idle lifetime of a refresh token, seconds"
+    )
+    # Rotation renews the idle lifetime; this bounds a grant however often it is used.
+    identity_refresh_token_max_lifetime: int = Field(
+        default=24 * 3600, description="absolute lifetime of a refresh-token family, seconds"
+    )
     identity_id_token_lifetime: int = Field(default=600, description="default, seconds")
     identity_session_lifetime: int = Field(default=8 * 3600, description="SSO browser session")
     identity_login_challenge_lifetime: int = 300

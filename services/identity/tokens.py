@@ -22,12 +22,16 @@ def local_verifier(core: IdentityCore) -> TokenVerifier:
 
 async def check_active(core: IdentityCore, principal: Principal) -> Authenticated | None:
     """Raise :class:`InvalidToken` when the token was revoked (directly, by its family,
-    by logout, or because its 授权代办 ended); return its user (``None`` for clients)."""
+    by logout, because its 授权代办 ended or its client was disabled); return its user
+    (``None`` for clients)."""
     now = utcnow()
     async with core.db.sessionmaker() as session:
         row = await repo.token_by_jti(session, principal.token_id or "")
         if row is None or row.revoked_at is not None:
             raise InvalidToken("token has been revoked")
+        client = await repo.client(session, row.client_id)
+        if client is None or client.disabled:
+            raise InvalidToken("token has been revoked (its client is disabled)")
         if row.account_id is None:
             return None
         user = await oauth.user_of_token(session, core, row, now)

@@ -18,11 +18,18 @@ Claims the hub relies on (the identity service issues them):
   for a legal person (授权代办, RFC 8693), e.g. ``{"sub": ..., "sub_type": "natural"}``
 - ``client_id``: the OAuth client the token was issued to
 
-A JWT stays valid until it expires, even after logout or the end of a 授权代办. Routes
-where that matters use :func:`require_active_token` (or ``ActivePrincipal``): besides
-the signature checks it asks the issuer's introspection endpoint (RFC 7662) with the
-service's own client credentials, caching each answer for a few seconds, so that a
-revocation takes effect on the next use.
+A JWT stays valid until it expires (≤ 10 minutes by default), even after logout, an
+RFC 7009 revocation, the end of a 授权代办 or the disabling of its client. Routes where
+that matters (personal data, intake) use :func:`require_active_token` (or
+``ActivePrincipal``): besides the signature checks it asks the issuer's introspection
+endpoint (RFC 7662) with the service's own client credentials. Positive answers may be
+cached for ``HUB_AUTH_INTROSPECTION_CACHE_SECONDS`` (default 0: a revocation takes
+effect on the very next request; a short cache trades that for throughput, see
+docs/benchmarks.md); a token once reported inactive stays refused until it expires.
+
+Personal data also needs an assurance level: ``require_active_token(..., assurance="L3")``
+refuses user tokens whose ``acr`` is lower with 403 ``insufficient-assurance`` and the
+RFC 9470 step-up challenge (``error="insufficient_user_authentication"``).
 """
 
 from __future__ import annotations
@@ -293,6 +300,28 @@ def require_roles(*roles: str) -> Callable[..., Any]:
     return dependency
 
 
+def insufficient_assurance(level: str) -> Problem:
+    """403 with the RFC 9470 step-up challenge: log in again at ``level`` or above."""
+    return Problem(
+        403,
+        f"this needs a login at assurance level {level} or above (实名核验); "
+        f"authenticate again with acr_values={level}",
+        code="insufficient-assurance",
+        headers={
+            "WWW-Authenticate": f'Bearer error="insufficient_user_authentication", '
+            f'error_description="assurance level {level} required", acr_values="{level}"'
+        },
+    )
+
+
+def check_assurance(principal: Principal, level: str) -> None:
+    """User tokens (natural, legal, staff; an agent's token carries the agent's login
+    level) must be at ``level`` or above. Client tokens name no person: the routes
+    decide what a client may see."""
+    if principal.subject_type != "client" and not principal.assurance_at_least(level):
+        raise insufficient_assurance(level)
+
+
 class IntrospectionUnavailable(Exception):
     """The issuer could not say whether a token is active (not the same as 'inactive')."""
 
@@ -305,6 +334,10 @@ class TokenIntrospector:
     can still be used. The calling service authenticates with its own confidential client
     (``client_secret_basic``); that client needs the identity service's
     ``can_introspect`` permission to see tokens issued to other clients.
+
+    Concurrent checks of the same token share one request to the issuer (single flight),
+    and requests go over one pooled HTTP client (keep-alive), so a burst of reads with
+    one token costs one round trip, not one connection each.
     """
 
     def __init__(
@@ -313,7 +346,7 @@ class TokenIntrospector:
         url: str,
         client_id: str,
         client_secret: str,
-        cache_seconds: float = 5.0,
+        cache_seconds: float = 0.0,
         timeout: float = 3.0,
         max_entries: int = 10_000,
         http: httpx.AsyncClient | None = None,
@@ -325,29 +358,51 @@ class TokenIntrospector:
         self.timeout = timeout
         self.max_entries = max_entries
         self._http = http
+        self._owns_http = http is None
         self._cache: dict[str, tuple[float, bool]] = {}
+        self._inflight: dict[str, asyncio.Future[bool]] = {}
         self.calls = 0  # introspection requests actually sent (for tests and metrics)
 
-    async def is_active(self, token: str, token_id: str | None = None) -> bool:
+    async def is_active(
+        self, token: str, token_id: str | None = None, expires_in: float | None = None
+    ) -> bool:
         key = hashlib.sha256(token.encode()).hexdigest()
         now = time.monotonic()
         cached = self._cache.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        active = await self._ask(token, token_id)
+        flight = self._inflight.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(self._ask(token, token_id))
+            self._inflight[key] = flight
+            flight.add_done_callback(lambda _done: self._inflight.pop(key, None))
+        active = await asyncio.shield(flight)  # one waiter cancelled never cancels the rest
+        # A revoked token never comes back: remember that until it expires anyway.
+        ttl = self.cache_seconds if active else max(self.cache_seconds, expires_in or 0.0)
+        if ttl <= 0:
+            return active
         if len(self._cache) >= self.max_entries:
             # Drop expired answers first, then the oldest (dicts keep insertion order).
             self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
             while len(self._cache) >= self.max_entries:
                 self._cache.pop(next(iter(self._cache)))
-        self._cache[key] = (now + self.cache_seconds, active)
+        self._cache[key] = (now + ttl, active)
         return active
 
+    async def aclose(self) -> None:
+        if self._owns_http and self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
     async def _ask(self, token: str, token_id: str | None) -> bool:
-        client = self._http or httpx.AsyncClient(timeout=self.timeout)
+        if self._http is None:
+            # Created on first use, inside the serving event loop, and kept (keep-alive).
+            self._http = httpx.AsyncClient(
+                timeout=self.timeout, limits=httpx.Limits(max_keepalive_connections=20)
+            )
         self.calls += 1
         try:
-            response = await client.post(
+            response = await self._http.post(
                 self.url,
                 data={"token": token, "token_type_hint": "access_token"},
                 auth=(self.client_id, self.client_secret),
@@ -355,9 +410,6 @@ class TokenIntrospector:
             )
         except httpx.HTTPError as exc:
             raise IntrospectionUnavailable(f"issuer unreachable: {type(exc).__name__}") from exc
-        finally:
-            if self._http is None:
-                await client.aclose()
         if response.status_code != 200:
             # 401 here means OUR credentials were refused: an operator problem, not the
             # caller's, so it must not read as "your token is invalid".
@@ -390,7 +442,7 @@ def introspector_from_settings(settings: Any) -> TokenIntrospector | None:
         url=url,
         client_id=client_id,
         client_secret=secret,
-        cache_seconds=float(getattr(settings, "auth_introspection_cache_seconds", 5.0)),
+        cache_seconds=float(getattr(settings, "auth_introspection_cache_seconds", 0.0)),
     )
 
 
@@ -414,8 +466,10 @@ async def active_principal(request: Request, principal: CurrentPrincipal) -> Pri
     not logged out, its 授权代办 not ended)."""
     introspector = _introspector(request)
     _, _, raw = request.headers.get("authorization", "").partition(" ")
+    exp = principal.claims.get("exp")
+    left = float(exp) - time.time() if isinstance(exp, int | float) else None
     try:
-        active = await introspector.is_active(raw.strip(), principal.token_id)
+        active = await introspector.is_active(raw.strip(), principal.token_id, left)
     except IntrospectionUnavailable as exc:
         log.warning("cannot check token status: %s", exc)
         raise Problem(
@@ -432,13 +486,15 @@ async def active_principal(request: Request, principal: CurrentPrincipal) -> Pri
 ActivePrincipal = Annotated[Principal, Depends(active_principal)]
 
 
-def require_active_token(*scopes: str) -> Callable[..., Any]:
-    """Dependency for revocation-sensitive routes: every scope listed, and the token
-    still active at the issuer (introspection, cached briefly)."""
+def require_active_token(*scopes: str, assurance: str | None = None) -> Callable[..., Any]:
+    """Dependency for revocation-sensitive routes: every scope listed, user tokens at
+    ``assurance`` or above (when given), and the token still active at the issuer."""
     check_scopes = require_scopes(*scopes)
 
     async def dependency(request: Request, principal: CurrentPrincipal) -> Principal:
         await check_scopes(principal)  # local and cheap: before asking the issuer
+        if assurance is not None:
+            check_assurance(principal, assurance)
         return await active_principal(request, principal)
 
     return dependency

@@ -60,7 +60,9 @@ class HubSettings(BaseSettings):
     auth_client_id: str = Field(default="", description="this service's own OAuth client")
     auth_client_secret: str = ""
     auth_introspection_url: str = Field(default="", description="identity /introspect URL")
-    auth_introspection_cache_seconds: float = 5.0
+    auth_introspection_cache_seconds: float = Field(
+        default=0.0, description="cache of 'active' answers; 0 = revocation at once"
+    )
 
     pii_encryption_keys: str = Field(
         default="",

@@ -41,7 +41,6 @@ from services.runtime.messaging import Messaging
 from services.runtime.pii import citizen_id_ref, pii_cipher
 from services.runtime.settings import HubSettings
 from tests.peers.county_system import CST, RestPusher, make_citizen_id, malformed, shuffled
-from tests.peers.introspection import IntrospectionPeer
 from tests.support.apps import migrate
 from tests.support.postgres import DatabaseFactory
 from tests.support.processes import AppProcess
@@ -72,7 +71,6 @@ class Flow:
     matters_url: str
     cases_url: str
     procs: dict[str, AppProcess]
-    introspection: IntrospectionPeer | None = None
 
     async def register_system(self, client_id: str, orgs: list[str]) -> None:
         """Only a system registered at the gateway may push, for its own orgs."""
@@ -98,6 +96,8 @@ def start_hub(
     issuer, pii = TestIssuer(), pii_env()
     common = {
         **issuer.env(),
+        # Cases (and the gateway's intake) ask the issuer whether a token is still active.
+        **issuer.serve_introspection(),
         **pii,
         "HUB_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
         "HUB_OUTBOX_POLL_INTERVAL": "0.2",
@@ -116,9 +116,6 @@ def start_hub(
         )
     gateway_db = pg.create_sync(f"{label}_gateway")
     migrate("gateway", gateway_db)
-    # The intake route asks whether a token is still active.
-    introspection = IntrospectionPeer(issuer)
-    introspection_url = introspection.start()
     upstreams = {name: procs[name].url for name in ("matters", "cases")}
     procs["gateway"] = AppProcess(
         f"{label}-gateway",
@@ -128,7 +125,6 @@ def start_hub(
             "HUB_DATABASE_URL": gateway_db,
             "HUB_UPSTREAMS": json.dumps(upstreams),
             "HUB_INTAKE_POLL_INTERVAL": "3600",
-            **introspection.env(introspection_url),
         },
         log_dir,
     )
@@ -140,7 +136,7 @@ def start_hub(
     except Exception:
         for p in procs.values():
             p.stop()
-        introspection.stop()
+        issuer.stop_introspection()
         raise
     settings = HubSettings(
         pii_encryption_keys=pii["HUB_PII_ENCRYPTION_KEYS"], pii_index_key=pii["HUB_PII_INDEX_KEY"]
@@ -153,7 +149,6 @@ def start_hub(
         urls["matters"],
         urls["cases"],
         procs,
-        introspection,
     )
 
 
@@ -165,8 +160,7 @@ def flow(pg: DatabaseFactory, broker: LocalBroker, log_dir: Path) -> Iterator[Fl
     finally:
         for p in hub.procs.values():
             p.stop()
-        if hub.introspection is not None:
-            hub.introspection.stop()
+        hub.issuer.stop_introspection()
 
 
 async def publish_second_matter(matters_url: str) -> None:
@@ -310,7 +304,7 @@ async def test_a_county_batch_ends_in_exact_cases_visible_to_their_owners_only(
     )
     await county.aclose()
 
-    staff = bearer(flow.issuer.staff(ORG, ["supervisor"]))
+    staff = bearer(flow.issuer.staff(ORG, ["supervisor"], scope="cases:read"))
 
     async def case(number: str) -> dict[str, Any] | None:
         r = await client.get(f"{flow.gateway}/api/cases/v1/cases/{number}", headers=staff)
@@ -356,8 +350,8 @@ async def test_a_county_batch_ends_in_exact_cases_visible_to_their_owners_only(
 
     # Applicants see exactly their own cases; another citizen is told the case does not exist.
     cipher = pii_cipher(flow.pii)
-    a = bearer(flow.issuer.citizen(citizen_id_ref(cipher, citizen_a)))
-    b = bearer(flow.issuer.citizen(citizen_id_ref(cipher, citizen_b)))
+    a = bearer(flow.issuer.citizen(citizen_id_ref(cipher, citizen_a), scope="cases:read"))
+    b = bearer(flow.issuer.citizen(citizen_id_ref(cipher, citizen_b), scope="cases:read"))
     mine = await client.get(f"{flow.gateway}/api/cases/v1/me/cases", headers=a)
     assert mine.status_code == 200, mine.text
     assert {c["case_no"] for c in mine.json()["items"]} == {one, two}

@@ -19,7 +19,6 @@ from gateway.settings import GatewaySettings
 from services.runtime.app import Hub
 from services.runtime.auth import TokenIntrospector
 from services.runtime.messaging.tables import outbox
-from tests.peers import introspection
 from tests.peers.county_system import County
 from tests.peers.introspection import IntrospectionPeer
 from tests.support.apps import migrate, serve
@@ -88,8 +87,8 @@ def use_introspection(app: FastAPI, peer: IntrospectionPeer) -> httpx.AsyncClien
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=peer.app))
     app.state.hub.extras["token_introspector"] = TokenIntrospector(
         url="http://introspection/introspect",
-        client_id=introspection.CLIENT_ID,
-        client_secret=introspection.CLIENT_SECRET,
+        client_id=peer.client_id,
+        client_secret=peer.client_secret,
         cache_seconds=0.0,
         http=http,
     )

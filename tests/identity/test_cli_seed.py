@@ -138,3 +138,40 @@ async def test_runs_on_sqlite(tmp_path) -> None:
         )
         assert r.status_code == 200 and r.json()["scope"] == "cases:push"
         assert len((await http.get(f"{ISSUER}/jwks")).json()["keys"]) == 1
+
+
+async def test_make_run_services_introspect_and_a_disabled_client_is_inactive(
+    tmp_path, monkeypatch
+) -> None:
+    """`make run` hands every service the `hub-services` client (secret kept in var/); it
+    sees any token's status at /introspect. `hub clients disable` ends a client's tokens."""
+    import asyncio
+    import stat
+
+    from hub import runner
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'identity.db'}"
+    migrate("identity", url)
+    await seed_demo(url)
+    monkeypatch.setattr(runner, "VAR_DIR", tmp_path)
+    creds = await asyncio.to_thread(runner.service_credentials, url)
+    assert creds == await asyncio.to_thread(runner.service_credentials, url)  # kept
+    assert stat.S_IMODE((tmp_path / "service-client.secret").stat().st_mode) == 0o600
+    service = (creds["HUB_AUTH_CLIENT_ID"], creds["HUB_AUTH_CLIENT_SECRET"])
+    async with serve(create_app(settings_for(url)), base_url=ISSUER) as http:
+        county = (
+            await http.post(
+                f"{ISSUER}/token",
+                auth=(COUNTY_ID, COUNTY_SECRET),
+                data={"grant_type": "client_credentials"},
+            )
+        ).json()["access_token"]
+        seen = await http.post(f"{ISSUER}/introspect", auth=service, data={"token": county})
+        assert seen.json()["active"] is True and seen.json()["client_id"] == COUNTY_ID
+
+        monkeypatch.setenv("HUB_DATABASE_URL", url)
+        done = await asyncio.to_thread(CliRunner().invoke, app, ["clients", "disable", COUNTY_ID])
+        assert done.exit_code == 0, done.output
+        assert json.loads(done.output)["disabled"] is True
+        gone = await http.post(f"{ISSUER}/introspect", auth=service, data={"token": county})
+        assert gone.json() == {"active": False}

@@ -125,6 +125,7 @@ async def test_case_flow_end_to_end(
         await db.dispose()
         for p in flow.procs.values():
             p.stop()
+        flow.issuer.stop_introspection()
 
     figures = {
         "raw_broker_roundtrip_per_s": round(raw),

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from contracts import case_stages
 from services.cases import progress
-from services.cases.api.deps import CaseworkDep
-from services.runtime.auth import CurrentPrincipal
+from services.cases.api.deps import CasesReader, CaseworkDep
 from services.runtime.deps import ReadSession
 
 router = APIRouter(prefix="/v1", tags=["cases"])
@@ -21,7 +20,7 @@ StageName = Literal[case_stages()]  # type: ignore[valid-type]
 @router.get("/cases/{case_no}", summary="One case with its stages and due dates")
 async def get_case(
     case_no: Annotated[str, Path(max_length=64, description="办件编号 (43 characters)")],
-    principal: CurrentPrincipal,
+    principal: CasesReader,
     session: ReadSession,
     casework: CaseworkDep,
 ) -> dict[str, Any]:
@@ -30,7 +29,7 @@ async def get_case(
 
 @router.get("/me/cases", summary="The caller's cases (applicant) or their org's (staff)")
 async def my_cases(
-    principal: CurrentPrincipal,
+    principal: CasesReader,
     session: ReadSession,
     stage: StageName | None = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from services.cases import progress
+from services.cases.api.deps import CasesReader
 from services.cases.domain.supervision import WARNING_KINDS
-from services.runtime.auth import CurrentPrincipal
 from services.runtime.deps import ReadSession
 
 WarningKind = Literal[WARNING_KINDS]  # type: ignore[valid-type]
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/supervision", tags=["supervision"])
 
 @router.get("/warnings", summary="Warnings on the caller's org's cases, newest first")
 async def warnings(
-    principal: CurrentPrincipal,
+    principal: CasesReader,
     session: ReadSession,
     level: Literal["yellow", "red"] | None = None,
     status: Literal["open", "closed"] | None = None,
@@ -37,7 +37,7 @@ async def warnings(
     summary="The caller's org's cases whose due dates are provisional (no official calendar yet)",
 )
 async def provisional(
-    principal: CurrentPrincipal,
+    principal: CasesReader,
     session: ReadSession,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=progress.MAX_PAGE)] = 20,

@@ -16,7 +16,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from services.identity import login, oauth, pages
 from services.identity.api.deps import CSRF_COOKIE, SSO_COOKIE, CoreDep, cookie_path, cookie_secure
 from services.identity.domain import scopes as scope_rules
-from services.identity.domain.delegation import Delegation
 from services.identity.domain.levels import rank, requested_level, satisfies
 from services.identity.domain.subjects import Authenticated
 from services.identity.oauth import HubOAuth2Request, run_in_context
@@ -65,7 +64,7 @@ async def discovery(core: CoreDep) -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": list(oauth.ANY_CLIENT),
         "introspection_endpoint_auth_methods_supported": list(oauth.CONFIDENTIAL),
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": ["openid", "profile", "phone"],
+        "scopes_supported": sorted(scope_rules.KNOWN_SCOPES),
         "claims_supported": [
             "sub",
             "sub_type",
@@ -217,17 +216,16 @@ async def authorize(request: Request, core: CoreDep) -> Response:
                 return error_response(
                     _access_denied(redirect_uri, state, "the authorisation to act is not usable")
                 )
-            rule = Delegation(
-                id=row.id,
-                legal_account_id=row.legal_account_id,
-                agent_account_id=row.agent_account_id,
-                scopes=frozenset(row.scopes or []),
-                starts_at=row.starts_at,
-                ends_at=row.ends_at,
-            )
-            req.scope = scope_rules.join(
-                s for s in scope_rules.split(req.scope) if s in rule.permitted_scopes([s])
-            )
+            # Only what the grant allows of what was asked; nothing left is a refusal
+            # (an empty scope would otherwise default to all of the client's scopes).
+            scope = scope_rules.for_delegation(scope_rules.split(req.scope), row.scopes or [])
+            if not scope:
+                return error_response(
+                    _access_denied(
+                        redirect_uri, state, "the authorisation does not cover the scopes asked"
+                    )
+                )
+            req.scope = scope_rules.join(scope)
             user = acting
         result = await run_in_context(
             core, session, core.oauth.create_authorization_response, req, user, grant

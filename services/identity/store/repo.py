@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.store.tables import (
@@ -91,6 +91,13 @@ async def token_by_refresh(session: AsyncSession, refresh_hash: str) -> IssuedTo
     return (
         await session.scalars(select(IssuedToken).where(IssuedToken.refresh_hash == refresh_hash))
     ).first()
+
+
+async def family_started(session: AsyncSession, family_id: str) -> datetime | None:
+    """When the grant behind a refresh-token family was first issued."""
+    return await session.scalar(
+        select(func.min(IssuedToken.issued_at)).where(IssuedToken.family_id == family_id)
+    )
 
 
 async def revoke_family(session: AsyncSession, family_id: str, now: datetime) -> int:
