@@ -60,4 +60,8 @@ async def cases_app(
             "auth_audience": env["HUB_AUTH_AUDIENCE"],
         }
     settings = CasesSettings(**(values | overrides))
-    return CasesHarness(create_app(settings))
+    harness = CasesHarness(create_app(settings))
+    if issuer is not None:
+        # Reads need an active token: the issuer answers introspection (in process).
+        harness.hub.extras["token_introspector"] = issuer.introspector()
+    return harness

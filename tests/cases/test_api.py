@@ -231,7 +231,7 @@ async def test_back_dated_and_foreign_org_events_do_not_take_over_a_case(
         },
     )
     await h.receive(forged_org, now=at("2026-03-03T12:01"))
-    alice = bearer(issuer.citizen(ref(h, ALICE_ID)))
+    alice = bearer(issuer.citizen(ref(h, ALICE_ID), scope=READ))
     async with serve(h.app) as client:
         r = await client.get(f"/v1/cases/{number}", headers=alice)
         assert r.status_code == 200, r.text
@@ -239,13 +239,16 @@ async def test_back_dated_and_foreign_org_events_do_not_take_over_a_case(
         assert body["applicant"]["name"] == "王小明" and body["applicant"]["id_no"] == ALICE_ID
         assert body["stage"] == "accepted" and body["concluded_at"] is None
         assert body["certificate_type"] is None and body["decision"] is None
-        for token in (issuer.citizen(ref(h, mallory_id)), issuer.staff(ORG_B, ["window"])):
+        for token in (
+            issuer.citizen(ref(h, mallory_id), scope=READ),
+            issuer.staff(ORG_B, ["window"], scope=READ),
+        ):
             r = await client.get(f"/v1/cases/{number}", headers=bearer(token))
             assert r.status_code == 404
             r = await client.get("/v1/me/cases", headers=bearer(token))
             assert number not in r.text
 
-        staff = bearer(issuer.staff(ORG_A, ["window"]))
+        staff = bearer(issuer.staff(ORG_A, ["window"], scope=READ))
         r = await client.get(f"/v1/cases/{number}", headers=staff)
         assert r.status_code == 200
         body = r.json()

@@ -90,7 +90,7 @@ async def test_staff_page_through_their_provisional_due_dates(pg: DatabaseFactor
         await h.receive(event_data(number, "accepted", at("2027-03-01T10:00"), seq=2))
     official = case_no(CODE, date(2026, 3, 2), 4)  # counted on 2026: not listed
     await h.receive(event_data(official, "accepted", at("2026-03-02T10:00"), seq=1))
-    staff = bearer(issuer.staff(CODE[:18], ["window"]))
+    staff = bearer(issuer.staff(CODE[:18], ["window"], scope="cases:read"))
     async with serve(h.app) as client:
         first = (
             await client.get("/v1/supervision/provisional", params={"limit": 2}, headers=staff)

@@ -155,18 +155,19 @@ async def test_provisional_due_dates_across_spring_festival_2027_then_the_offici
             [fact] = [f for f in await h.facts("hub.case.accepted") if f["case_no"] == number]
             assert fact["due_date"] == "2027-02-17" and fact["due_date_provisional"] is True
 
-            staff = bearer(issuer.staff(code[:18], ["window"]))
+            staff = bearer(issuer.staff(code[:18], ["window"], scope="cases:read"))
             detail = (await cases.get(f"/v1/cases/{number}", headers=staff)).json()
             assert detail["due_date"] == "2027-02-17" and detail["due_date_provisional"] is True
             mine = (await cases.get("/v1/me/cases", headers=staff)).json()["items"]
             assert [(c["case_no"], c["due_date_provisional"]) for c in mine] == [(number, True)]
             listed = (await cases.get("/v1/supervision/provisional", headers=staff)).json()
             assert [c["case_no"] for c in listed["items"]] == [number]
-            outsider = bearer(issuer.staff("91440300MA5XXXXXX1", ["window"]))
+            outsider = bearer(issuer.staff("91440300MA5XXXXXX1", ["window"], scope="cases:read"))
             hidden = await cases.get("/v1/supervision/provisional", headers=outsider)
             assert hidden.status_code == 200 and hidden.json()["items"] == []
             citizen = await cases.get(
-                "/v1/supervision/provisional", headers=bearer(issuer.company(code[:18]))
+                "/v1/supervision/provisional",
+                headers=bearer(issuer.company(code[:18], scope="cases:read")),
             )
             assert citizen.status_code == 404
             cases_db = {"HUB_DATABASE_URL": h.hub.settings.database_url}

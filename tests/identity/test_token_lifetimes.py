@@ -21,6 +21,7 @@ from tests.identity.support import (
     USCC,
     browser,
     identity_env,
+    mark_verified,
     user_tokens,
 )
 
@@ -47,6 +48,9 @@ async def env(pg):
                     ),
                 )
                 e.secrets[cid] = secret or ""
+        # Only a verified 法定代表人 grants 授权代办, and only to a verified agent.
+        await mark_verified(e.core, CITIZEN_ID)
+        async with e.core.db.transaction() as session:
             admin = await accounts.find_by_username(session, e.core, CITIZEN_ID)
             assert admin is not None
             await accounts.create_legal(
@@ -56,9 +60,15 @@ async def env(pg):
                 name="广州示例科技有限公司",
                 password=None,
                 admin_account_id=admin.id,
+                level="L3",  # confirmed by the legal-person base
             )
             await accounts.create_natural(
-                session, e.core, id_number=AGENT_ID, name="李四", password="agent password"
+                session,
+                e.core,
+                id_number=AGENT_ID,
+                name="李四",
+                password="agent password",
+                level="L3",
             )
         yield e
 
