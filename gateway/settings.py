@@ -93,6 +93,7 @@ class GatewaySettings(HubSettings):
     trusted_proxies: str = Field(
         default="", description="CIDRs of proxies in front of the gateway (X-Forwarded-For)"
     )
+    redis_key_prefix: str = Field(default="hub:", description="namespace of the gateway's keys")
     rate_limits_enabled: bool = True
     rate_limits: list[RateRule] = Field(
         default_factory=lambda: [r.model_copy() for r in DEFAULT_RATE_RULES],

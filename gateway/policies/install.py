@@ -16,10 +16,10 @@ from services.runtime.auth import TokenVerifier
 
 def install_front_door(app: FastAPI, settings: GatewaySettings) -> Policies:
     hub: Hub = app.state.hub
-    counters = counters_for(settings.redis_url)
+    counters = counters_for(settings.redis_url, settings.redis_key_prefix + "fd:")
     store: IdempotencyStore
     if settings.redis_url:
-        redis_store = RedisIdempotencyStore(settings.redis_url)
+        redis_store = RedisIdempotencyStore(settings.redis_url, settings.redis_key_prefix + "idem:")
         store = redis_store
 
         async def close_store(_hub: Hub) -> None:
