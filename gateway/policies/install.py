@@ -27,7 +27,10 @@ def install_front_door(app: FastAPI, settings: GatewaySettings) -> Policies:
 
         hub.on_shutdown.append(close_store)
     else:
-        store = DatabaseIdempotencyStore(hub.db)
+        db_store = DatabaseIdempotencyStore(hub.db)
+        store = db_store
+        # Redis expires its keys itself; database rows are purged once past their expiry.
+        hub.background.every("idempotency-janitor", db_store.purge_expired, 600.0, 600.0)
 
     async def close_counters(_hub: Hub) -> None:
         await counters.close()
