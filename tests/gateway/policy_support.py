@@ -143,3 +143,8 @@ async def gateway_clients(settings: GatewaySettings) -> AsyncIterator[tuple[Fast
         finally:
             for client in made:
                 await client.aclose()
+
+
+def create_upstream_app() -> Starlette:
+    """Factory for ``uvicorn --factory`` (the throughput bench's trivial upstream)."""
+    return upstream_app(UpstreamState())
