@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +16,9 @@ import pytest_asyncio
 import redis
 from sqlalchemy import func, select
 
+from gateway.store.idempotency import DatabaseIdempotencyStore, StoredCall
 from gateway.store.tables import IdempotencyRecord
+from services.runtime.db import Database
 from tests.gateway.policy_support import (
     Clients,
     UpstreamState,
@@ -183,11 +187,6 @@ async def test_intake_posts_are_covered(gateway: tuple[Any, Clients], issuer: Te
 
 
 async def test_database_records_expire(db_url: str, issuer: TestIssuer) -> None:
-    from datetime import timedelta
-
-    from gateway.store.idempotency import DatabaseIdempotencyStore
-    from services.runtime.db import Database
-
     db = Database(db_url)
     store = DatabaseIdempotencyStore(db)
     k = key()
@@ -213,4 +212,28 @@ async def test_database_records_expire(db_url: str, issuer: TestIssuer) -> None:
             .where(IdempotencyRecord.client_id == "county-x")
         )
     assert count == 0
+    await db.dispose()
+
+
+async def test_database_store_on_sqlite(tmp_path: Path) -> None:
+    """`make run`'s embedded default: the same claims and answers on SQLite."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+    migrate("gateway", url)
+    db = Database(url)
+    store = DatabaseIdempotencyStore(db)
+    assert await store.begin("county-s", "k1", "d1", 30) is None
+    pending = await store.begin("county-s", "k1", "d1", 30)
+    assert pending is not None and pending.state == "pending"
+    await store.finish(
+        "county-s",
+        "k1",
+        status_code=202,
+        content_type="application/json",
+        body=b'{"ok":true}',
+        ttl=timedelta(hours=24),
+    )
+    done = await store.begin("county-s", "k1", "d1", 30)
+    assert done == StoredCall("done", "d1", 202, "application/json", b'{"ok":true}')
+    await store.release("county-s", "k1")  # only a pending claim is released
+    assert await store.begin("county-s", "k1", "d1", 30) == done
     await db.dispose()
