@@ -35,6 +35,10 @@ class Counters(Protocol):
         """Add ``amount``; the count and the seconds until the window resets."""
         ...
 
+    async def hit_many(self, hits: list[tuple[str, int]]) -> list[tuple[int, float]]:
+        """Several (key, window) hits at once (one round trip to Redis)."""
+        ...
+
     async def peek(self, key: str) -> tuple[int, float]: ...
 
     async def close(self) -> None: ...
@@ -57,6 +61,9 @@ class MemoryCounters:
         if len(self._values) > self._sweep_at:
             self._sweep(now)
         return count, until - now
+
+    async def hit_many(self, hits: list[tuple[str, int]]) -> list[tuple[int, float]]:
+        return [await self.hit(key, window) for key, window in hits]
 
     async def peek(self, key: str) -> tuple[int, float]:
         now = time.monotonic()
@@ -89,6 +96,20 @@ class RedisCounters:
             self._warn(exc)
             return 0, 0.0
         return int(count), int(ttl_ms) / 1000
+
+    async def hit_many(self, hits: list[tuple[str, int]]) -> list[tuple[int, float]]:
+        if len(hits) == 1:
+            return [await self.hit(*hits[0])]
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, window in hits:
+                    # Plain EVAL: a Script object in a pipeline costs a SCRIPT EXISTS trip.
+                    pipe.eval(_HIT, 1, self.prefix + key, 1, window * 1000)
+                results = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._warn(exc)
+            return [(0, 0.0)] * len(hits)
+        return [(int(count), int(ttl_ms) / 1000) for count, ttl_ms in results]
 
     async def peek(self, key: str) -> tuple[int, float]:
         try:

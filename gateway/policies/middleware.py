@@ -223,29 +223,33 @@ class PolicyMiddleware:
 
         # 2. Rate limits (every matching rule counts; the tightest one is reported).
         extra: list[tuple[bytes, bytes]] = []
-        tightest: float | None = None
-        for rule, name in zip(self.rules, self.names, strict=True):
-            if not rules.applies(rule, method, path):
-                continue
-            count, reset = await self.p.counters.hit(
-                rules.counter_key(name, rule, caller), rule.window
+        applicable = [
+            (rule, name)
+            for rule, name in zip(self.rules, self.names, strict=True)
+            if rules.applies(rule, method, path)
+        ]
+        if applicable:
+            counts = await self.p.counters.hit_many(
+                [(rules.counter_key(name, rule, caller), rule.window) for rule, name in applicable]
             )
-            headers = rules.rate_headers(name, rule.limit, rule.window, count, reset)
-            if count > rule.limit:
-                await _too_many(
-                    scope,
-                    receive,
-                    send,
-                    reset,
-                    f"Rate limit {name} ({rule.limit} per {rule.window} s) exceeded.",
-                    code="rate-limited",
-                    extra=headers,
-                )
-                return
-            left = (rule.limit - count) / rule.limit
-            if tightest is None or left < tightest:
-                tightest = left
-                extra = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+            tightest: float | None = None
+            for (rule, name), (count, reset) in zip(applicable, counts, strict=True):
+                headers = rules.rate_headers(name, rule.limit, rule.window, count, reset)
+                if count > rule.limit:
+                    await _too_many(
+                        scope,
+                        receive,
+                        send,
+                        reset,
+                        f"Rate limit {name} ({rule.limit} per {rule.window} s) exceeded.",
+                        code="rate-limited",
+                        extra=headers,
+                    )
+                    return
+                left = (rule.limit - count) / rule.limit
+                if tightest is None or left < tightest:
+                    tightest = left
+                    extra = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 
         failure_statuses = self.failure_statuses if guard_keys else frozenset()
 

@@ -173,3 +173,38 @@ async def test_sms_codes_are_limited_per_source_by_default(
             assert r.status_code == 201, r.text
         assert_limited(await attacker.post("/api/identity/login/sms/send", data=form), "sms", 5)
         assert (await other.post("/api/identity/login/sms/send", data=form)).status_code == 201
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_every_matching_rule_counts_and_the_tightest_is_reported(
+    backend: str,
+    db_url: str,
+    issuer: TestIssuer,
+    upstream: tuple[str, UpstreamState],
+    prefix: str,
+) -> None:
+    extra = {"redis_url": REDIS, "redis_key_prefix": prefix} if backend == "redis" else {}
+    both = [
+        RateRule(name="wide", path_prefix="/api/", limit=100, window=60, key="ip"),
+        RateRule(name="client", path_prefix="/api/up/", limit=2, window=30, key="client"),
+    ]
+    token = issuer.token(sub="county-c", sub_type="client", client_id="county-c")
+    s = settings(db_url, issuer, upstream[0], rate_limits=both, **extra)
+    async with gateway_clients(s) as (_app, clients):
+        gw = clients("198.51.100.30")
+        auth = {"authorization": f"Bearer {token}"}
+        r = await gw.get("/api/up/echo", headers=auth)
+        assert r.headers["ratelimit-policy"] == '"client";q=2;w=30'
+        assert r.headers["ratelimit"].startswith('"client";r=1;')
+        await gw.get("/api/up/echo", headers=auth)
+        assert_limited(await gw.get("/api/up/echo", headers=auth), "client", 2)
+        # Without a token the client rule falls back to the address: a fresh counter.
+        r = await gw.get("/api/up/echo")
+        assert r.status_code == 200 and r.headers["ratelimit"].startswith('"client";r=1;')
+    if backend == "redis":
+        r = redis.Redis.from_url(REDIS)
+        assert int(r.get(f"{prefix}fd:rl:wide:ip:198.51.100.30")) == 4
+        assert int(r.get(f"{prefix}fd:rl:client:c:county-c")) == 3
+        assert int(r.get(f"{prefix}fd:rl:client:ip:198.51.100.30")) == 1
+        assert 0 < r.pttl(f"{prefix}fd:rl:client:c:county-c") <= 30_000
+        r.close()
