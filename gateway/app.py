@@ -8,9 +8,11 @@ from gateway.adapters.intake.api import XML_MEDIA_TYPES, configure_intake, intak
 from gateway.adapters.province_catalog import build_province_catalog_router
 from gateway.adapters.province_catalog.client import ProvinceCatalogClient
 from gateway.adapters.realname import build_realname_router
+from gateway.policies.install import install_front_door
 from gateway.routes.proxy import UpstreamPool, build_proxy_router
 from gateway.settings import GatewaySettings
 from services.runtime.app import Hub, create_service_app
+from services.runtime.forwarding import parse_networks
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -20,6 +22,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         settings.upstream_connect_timeout,
         settings.upstream_timeout,
         settings.upstream_max_connections,
+        max_per_upstream=settings.upstream_max_connections_per_service,
+        body_timeout=settings.request_body_timeout,
+        breaker_failures=settings.breaker_failures,
+        breaker_base=settings.breaker_base_seconds,
+        breaker_max=settings.breaker_max_seconds,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
     )
 
     province_catalog = ProvinceCatalogClient(
@@ -43,7 +51,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         hub.on_shutdown.append(close_pool)
         configure_intake(hub, settings)
 
-    return create_service_app(
+    app = create_service_app(
         settings=settings,
         title="Gateway (一网通办 front door)",
         # Intake routes first: the proxy's /api/{service}/... would match them otherwise.
@@ -57,3 +65,5 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         configure=configure,
         extra_media_types=XML_MEDIA_TYPES,
     )
+    install_front_door(app, settings)
+    return app

@@ -3,17 +3,29 @@
 Bodies stream both ways (no buffering of uploads or downloads); trace context goes
 upstream through the instrumented httpx client; an upstream that cannot be reached or
 does not answer in time becomes a 502 or 504 problem, never a hang or a stack trace.
+
+Each upstream has its own connection pool (so a slow one cannot hold every connection) and
+its own circuit breaker (:mod:`gateway.policies.breaker`): while open, calls are answered
+503 at once. A client that stalls while sending its body gets 408. A body on GET, HEAD or
+OPTIONS is ignored (not forwarded; its framing headers are dropped), as RFC 9110 allows.
+``X-Forwarded-*`` from the client are replaced by what the gateway saw, unless the client
+is a trusted proxy (``HUB_TRUSTED_PROXIES``), whose ``X-Forwarded-For`` chain is extended.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import APIRouter, Request
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
+from gateway.policies.breaker import Breaker
+from gateway.policies.rules import retry_seconds
+from services.runtime.forwarding import Network, forwarded_chain, is_trusted
 from services.runtime.problems import Problem
 
 log = logging.getLogger("hub.gateway.proxy")
@@ -30,11 +42,27 @@ HOP_BY_HOP = {
     "upgrade",
     "host",
 }
+# Set by the gateway from what it saw, never copied from the client.
+FORWARDING = {
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-prefix",
+    "x-forwarded-port",
+    "x-real-ip",
+    "x-request-id",
+}
+BODYLESS = {"GET", "HEAD", "OPTIONS"}
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
+class SlowBody(Exception):
+    """The client paused longer than the body read timeout while sending its body."""
+
+
 class UpstreamPool:
-    """Routing table + one pooled HTTP client for all upstream calls."""
+    """Routing table + one pooled HTTP client and one breaker per upstream."""
 
     def __init__(
         self,
@@ -42,18 +70,40 @@ class UpstreamPool:
         connect_timeout: float,
         timeout: float,
         max_connections: int,
+        *,
+        max_per_upstream: int | None = None,
+        body_timeout: float = 15.0,
+        breaker_failures: int = 5,
+        breaker_base: float = 2.0,
+        breaker_max: float = 300.0,
+        trusted_proxies: tuple[Network, ...] = (),
     ) -> None:
         self.upstreams = {k: v.rstrip("/") for k, v in upstreams.items()}
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            follow_redirects=False,
-        )
+        per = min(max_per_upstream or max_connections, max_connections)
+        self.clients = {
+            name: httpx.AsyncClient(
+                # pool: how long a call waits for a free connection of this upstream.
+                timeout=httpx.Timeout(timeout, connect=connect_timeout, pool=connect_timeout),
+                limits=httpx.Limits(max_connections=per, max_keepalive_connections=per),
+                follow_redirects=False,
+            )
+            for name in self.upstreams
+        }
+        self.breakers = {
+            name: Breaker(
+                threshold=breaker_failures,
+                base=breaker_base,
+                ceiling=breaker_max,
+                probe_timeout=timeout + connect_timeout,
+            )
+            for name in self.upstreams
+        }
+        self.body_timeout = body_timeout
+        self.trusted = trusted_proxies
 
     async def close(self) -> None:
-        await self.client.aclose()
+        for client in self.clients.values():
+            await client.aclose()
 
 
 def build_proxy_router(pool: UpstreamPool) -> APIRouter:
@@ -66,37 +116,68 @@ def build_proxy_router(pool: UpstreamPool) -> APIRouter:
             raise Problem(
                 404, f"No service named {service!r} behind this gateway.", code="unknown-service"
             )
+        breaker = pool.breakers[service]
+        wait = breaker.admit()
+        if wait is not None:
+            raise Problem(
+                503,
+                f"The {service} service is failing; calls are paused for a while.",
+                code="upstream-circuit-open",
+                headers={"Retry-After": str(retry_seconds(wait))},
+            )
+        client = pool.clients[service]
         url = f"{base}/{path}"
         if request.url.query:
             url += f"?{request.url.query}"
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
-        client_host = request.client.host if request.client else ""
-        headers += [
-            ("x-forwarded-for", client_host),
-            ("x-forwarded-proto", request.url.scheme),
-            ("x-forwarded-host", request.headers.get("host", "")),
-            ("x-forwarded-prefix", f"/api/{service}"),
-            ("x-request-id", request.state.request_id),
+        has_body = request.method not in BODYLESS
+        headers = [
+            (k, v)
+            for k, v in request.headers.items()
+            if k.lower() not in HOP_BY_HOP
+            and k.lower() not in FORWARDING
+            and (has_body or k.lower() != "content-length")
         ]
-        has_body = request.method in ("POST", "PUT", "PATCH", "DELETE")
-        upstream_request = pool.client.build_request(
+        headers += _forwarded(request, service, pool.trusted)
+        upstream_request = client.build_request(
             request.method,
             url,
             headers=headers,
-            content=request.stream() if has_body else None,
+            content=_timed_body(request, pool.body_timeout) if has_body else None,
         )
         try:
-            upstream = await pool.client.send(upstream_request, stream=True)
+            upstream = await client.send(upstream_request, stream=True)
+        except SlowBody as exc:
+            raise Problem(
+                408,
+                f"The request body did not arrive within {pool.body_timeout:g} s.",
+                code="body-timeout",
+                headers={"Connection": "close"},
+            ) from exc
+        except httpx.PoolTimeout as exc:
+            # Our own pool is full: back-pressure, not the upstream's fault.
+            log.warning("upstream %s: connection pool exhausted", service)
+            raise Problem(
+                503,
+                f"The {service} service is busy; try again shortly.",
+                code="upstream-busy",
+                headers={"Retry-After": "1"},
+            ) from exc
         except httpx.TimeoutException as exc:
+            breaker.failure()
             log.warning("upstream %s timed out: %s", service, exc)
             raise Problem(
                 504, f"The {service} service did not answer in time.", code="upstream-timeout"
             ) from exc
         except httpx.TransportError as exc:
+            breaker.failure()
             log.warning("upstream %s unreachable: %s", service, exc)
             raise Problem(
                 502, f"The {service} service is not reachable.", code="upstream-unreachable"
             ) from exc
+        if upstream.status_code >= 500:
+            breaker.failure()
+        else:
+            breaker.success()
         response = StreamingResponse(
             _relay_body(upstream, service),
             status_code=upstream.status_code,
@@ -113,7 +194,40 @@ def build_proxy_router(pool: UpstreamPool) -> APIRouter:
     return router
 
 
-async def _relay_body(upstream: httpx.Response, service: str):  # type: ignore[no-untyped-def]
+def _forwarded(
+    request: Request, service: str, trusted: tuple[Network, ...]
+) -> list[tuple[str, str]]:
+    peer = request.client.host if request.client else ""
+    if is_trusted(peer, trusted):
+        chain = [*forwarded_chain(request.headers.get("x-forwarded-for")), peer]
+        proto = request.headers.get("x-forwarded-proto") or request.url.scheme
+        host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+    else:
+        chain, proto, host = [peer], request.url.scheme, request.headers.get("host", "")
+    return [
+        ("x-forwarded-for", ", ".join(chain)),
+        ("x-forwarded-proto", proto),
+        ("x-forwarded-host", host),
+        ("x-forwarded-prefix", f"/api/{service}"),
+        ("x-request-id", request.state.request_id),
+    ]
+
+
+async def _timed_body(request: Request, timeout: float) -> AsyncIterator[bytes]:
+    """The request body, chunk by chunk; a pause longer than ``timeout`` raises SlowBody."""
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            async with asyncio.timeout(timeout):
+                chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError as exc:
+            raise SlowBody from exc
+        yield chunk
+
+
+async def _relay_body(upstream: httpx.Response, service: str) -> AsyncIterator[bytes]:
     try:
         async for chunk in upstream.aiter_raw():
             yield chunk

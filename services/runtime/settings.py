@@ -50,6 +50,14 @@ class HubSettings(BaseSettings):
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="where portals reach the gateway"
     )
+    trusted_proxies: str = Field(
+        default="127.0.0.1/32,::1/128",
+        description="CIDRs whose X-Forwarded-For is believed (services sit behind the gateway "
+        "on loopback); the gateway's own default is empty",
+    )
+    redis_url: str = Field(
+        default="", description="redis://host:port/db for shared counters; empty = in-process"
+    )
     auth_issuer: str = Field(
         default="http://127.0.0.1:8000/api/identity", description="expected token issuer"
     )

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 
 from services.identity.core import IdentityCore
+from services.runtime.forwarding import client_address, parse_networks
 
 SSO_COOKIE = "hub_sso"
 CSRF_COOKIE = "hub_csrf"
@@ -21,10 +22,10 @@ CoreDep = Annotated[IdentityCore, Depends(get_core)]
 
 
 def client_ip(request: Request) -> str | None:
-    forwarded = request.headers.get("x-forwarded-for")
-    if forwarded:
-        return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else None
+    """The caller's address; ``X-Forwarded-For`` counts only from trusted proxies."""
+    trusted = parse_networks(request.app.state.hub.settings.trusted_proxies)
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get("x-forwarded-for"), trusted)
 
 
 def cookie_path(core: IdentityCore) -> str:
