@@ -1,7 +1,7 @@
 """front door idempotency records
 
-Revision ID: gateway_0003_frontdoor
-Revises: gateway_0002
+Revision ID: gateway_0004_frontdoor
+Revises: gateway_0003_intake
 Create Date: 2026-12-02 15:20:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "gateway_0003_frontdoor"
-down_revision: str | None = "gateway_0002"
+revision: str = "gateway_0004_frontdoor"
+down_revision: str | None = "gateway_0003_intake"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
