@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.certs.domain.canonical import CertificateVersion, HolderIdType
+from services.certs.domain.canonical import CertificateVersion, HolderIdType, canonical_json
 from services.certs.domain.identifiers import make_certificate_id
 from services.certs.domain.issuance import IssuanceError, prepare_version
 from services.certs.domain.lifecycle import initial_state
@@ -141,6 +141,15 @@ async def store_version(
     return row
 
 
+def checked_face(face: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The 照面 if it has a canonical form (JSON parsing lets NaN and Infinity through)."""
+    try:
+        canonical_json(dict(face))
+    except ValueError as exc:
+        raise IssuanceError("face_invalid", f"照面 is not canonical JSON: {exc}") from exc
+    return face
+
+
 async def _prepare(
     ctx: CertsContext,
     session: AsyncSession,
@@ -154,7 +163,11 @@ async def _prepare(
     issuer, key = await issuer_for_signing(ctx, session, issuer_uscc, now)
     cid = make_certificate_id(cert_type.type_code, issuer_uscc, new_serial(now), 1)
     version = prepare_version(
-        cert_type, certificate_id=cid, issuer_name=issuer.name, issued_on=local_date(now), face=face
+        cert_type,
+        certificate_id=cid,
+        issuer_name=issuer.name,
+        issued_on=local_date(now),
+        face=checked_face(face),
     )
     return issuer, key, version
 
@@ -266,7 +279,7 @@ def pending_data(ctx: CertsContext, row: PendingRow) -> Any:
     return json.loads(ctx.cipher.decrypt(row.data_enc, context=f"certs-pending:{row.case_no}"))
 
 
-def _refused(exc: IssuanceError) -> Problem:
+def refused(exc: IssuanceError) -> Problem:
     status = 403 if exc.reason == "issuer_not_allowed" else 422
     return Problem(status, str(exc), code=exc.reason.replace("_", "-"), errors=_errors(exc))
 
@@ -304,7 +317,7 @@ async def issue_by_staff(
                 now=now,
             )
         except IssuanceError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc) from exc
     return row, True
 
 
@@ -338,7 +351,7 @@ async def complete_pending(
                 expected_holder=expected,
             )
         except IssuanceError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc) from exc
         row.status, row.certificate_id = "issued", cert.certificate_id
         row.resolved_by, row.resolved_at = principal.subject, now
     return cert

@@ -20,7 +20,7 @@ from services.certs.domain.status_list import StatusList, StatusPurpose
 from services.certs.events import facts
 from services.certs.service import catalogue
 from services.certs.service.context import CertsContext, local_date
-from services.certs.service.issuance import _refused, store_version
+from services.certs.service.issuance import checked_face, refused, store_version
 from services.certs.service.keys import issuer_for_signing
 from services.certs.store import repository as repo
 from services.certs.store.tables import CertificateRow, ChangeRow
@@ -178,10 +178,10 @@ async def new_version(
                 certificate_id=next_version_id(old.certificate_id),
                 issuer_name=issuer.name,
                 issued_on=local_date(now),
-                face=face,
+                face=checked_face(face),
             )
         except IssuanceError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc) from exc
         except ValueError as exc:  # version 999 reached
             raise Problem(409, str(exc), code="no-more-versions") from exc
         if version.holder_id != (await _holder_id(ctx, old)):
