@@ -12,6 +12,7 @@ from services.certs.api.verify import router as verify_router
 from services.certs.events.consumers import register
 from services.certs.service.catalogue import seed_types
 from services.certs.service.context import CertsContext
+from services.certs.service.lifecycle import sweep
 from services.certs.settings import CertsSettings
 from services.runtime.app import Hub, create_service_app
 from services.runtime.pii import pii_cipher
@@ -31,6 +32,12 @@ def create_app(settings: CertsSettings | None = None) -> FastAPI:
             await seed_types(h.db)
 
         hub.on_startup.append(seed)
+        if settings.certs_sweep_interval > 0:
+
+            async def step() -> None:
+                await sweep(ctx, hub.db)
+
+            hub.background.every("certs-sweep", step, settings.certs_sweep_interval)
 
     return create_service_app(
         settings=settings,

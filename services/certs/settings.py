@@ -27,6 +27,9 @@ class CertsSettings(HubSettings):
     certs_key_validity_days: int = Field(
         default=3 * 365, ge=1, description="validity of a newly generated issuer key"
     )
+    certs_sweep_interval: float = Field(
+        default=3600.0, ge=0, description="seconds between 过期/年检 sweeps; 0 turns it off"
+    )
     certs_issuer_names: dict[str, str] = Field(
         default_factory=lambda: {
             SHAOGUAN_MARKET_USCC: "韶关市市场监督管理局",

@@ -39,7 +39,11 @@ async def certs_app(
 ) -> CertsHarness:
     url = await pg.create("certs")
     migrate("certs", url)
-    values: dict[str, Any] = {"database_url": url, "kafka_enabled": False}
+    values: dict[str, Any] = {
+        "database_url": url,
+        "kafka_enabled": False,
+        "certs_sweep_interval": 0,
+    }
     if issuer is not None:
         env = issuer.env()
         values |= {

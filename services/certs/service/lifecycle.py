@@ -202,19 +202,34 @@ async def _holder_id(ctx: CertsContext, row: CertificateRow) -> str:
     return ctx.cipher.decrypt(row.holder_id_enc, context=f"certs-holder:{row.certificate_id}")
 
 
-async def sweep(ctx: CertsContext, db: Database, now: dt.datetime | None = None) -> int:
-    """过期 and 年检-overdue changes due today, for every live certificate (daily job)."""
+async def sweep(
+    ctx: CertsContext, db: Database, now: dt.datetime | None = None, batch: int = 500
+) -> int:
+    """过期 and 年检-overdue changes due today, for every live certificate (periodic job).
+
+    Batches commit on their own; a row changed by a batch no longer matches the query."""
     now = now or utcnow()
     today = local_date(now)
     done = 0
-    async with db.transaction() as session:
-        stmt = select(CertificateRow).where(
-            CertificateRow.status.in_(("valid", "suspended")),
-            (CertificateRow.valid_until < today) | (CertificateRow.inspection_due < today),
-        )
-        for row in (await session.execute(stmt.with_for_update())).scalars():
-            change = lc.evaluate(state_of(row), today, now)
-            if change is not None:
-                await record(ctx, session, row, change, "system", None)
-                done += 1
-    return done
+    while True:
+        async with db.transaction() as session:
+            due = (CertificateRow.valid_until < today) | (
+                CertificateRow.inspection_due < today
+            ) & CertificateRow.inspection_failed.is_(False)
+            stmt = (
+                select(CertificateRow)
+                .where(CertificateRow.status.in_(("valid", "suspended")), due)
+                .order_by(CertificateRow.certificate_id)
+                .limit(batch)
+                .with_for_update()
+            )
+            rows = list((await session.execute(stmt)).scalars())
+            changed = 0
+            for row in rows:
+                change = lc.evaluate(state_of(row), today, now)
+                if change is not None:
+                    await record(ctx, session, row, change, "system", None)
+                    changed += 1
+        done += changed
+        if len(rows) < batch or not changed:
+            return done
