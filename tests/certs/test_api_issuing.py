@@ -126,6 +126,11 @@ async def test_issue_sign_and_walk_the_lifecycle(pg: DatabaseFactory, issuer: Te
         keys = (await client.get(f"/v1/issuers/{SHAOGUAN_MARKET_USCC}/keys")).json()["keys"]
         assert len(keys) == 2 and sum(k["current"] for k in keys) == 1
         assert any(k["kid"] == sig["kid"] and k["retired_at"] for k in keys)
+        # The status list is now signed by the new key (the cached one is not served).
+        current = next(k["kid"] for k in keys if k["current"])
+        listed = await client.get(f"/v1/status-lists/{SHAOGUAN_MARKET_USCC}/revocation")
+        assert listed.json()["proof"]["kid"] == current != sig["kid"]
+        assert await _bit(client, "revocation", new_index)
 
     types = [f["type"] for f in await h.facts()]
     assert types == [

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.certs.settings import CertsSettings
@@ -25,6 +26,11 @@ class CertsContext:
     settings: CertsSettings
     publish: Publish
     cipher: FieldCipher
+    # Signed status lists by (issuer, purpose): (version key, credential). Signing is the cost
+    # of a status-list GET; the version key changes with the bits and with the signing key.
+    status_lists: dict[tuple[str, str], tuple[tuple[Any, ...], dict[str, Any]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def issuer_name(self, uscc: str) -> str:
         return self.settings.certs_issuer_names.get(uscc, uscc)

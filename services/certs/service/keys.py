@@ -116,10 +116,10 @@ async def issuer_for_signing(
         if key is not None and key.retired_at is None:
             key.retired_at = now
         key = await _new_key(ctx, session, issuer, now)
-    return issuer, _signing_key(ctx, key)
+    return issuer, signing_key(ctx, key)
 
 
-def _signing_key(ctx: CertsContext, key: IssuerKeyRow) -> SigningKey:
+def signing_key(ctx: CertsContext, key: IssuerKeyRow) -> SigningKey:
     private = ctx.cipher.decrypt(key.private_enc, context=_key_context(key.kid))
     return SigningKey(kid=key.kid, public_pem=key.public_pem, private_pem=private)
 

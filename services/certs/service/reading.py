@@ -19,7 +19,12 @@ from services.certs.domain.status_list import (
 )
 from services.certs.service.context import CertsContext, local_date
 from services.certs.service.issuance import decrypt_face
-from services.certs.service.keys import issuer_for_signing, public_key, require_issuer
+from services.certs.service.keys import (
+    issuer_for_signing,
+    public_key,
+    require_issuer,
+    signing_key,
+)
 from services.certs.store import repository as repo
 from services.certs.store.tables import CertificateRow
 from services.runtime.auth import Principal
@@ -197,28 +202,40 @@ def _b64(data: bytes | None) -> str | None:
 async def status_list_credential(
     ctx: CertsContext, db: Database, uscc: str, purpose: StatusPurpose
 ) -> dict[str, Any]:
-    """The signed BitstringStatusListCredential of one issuer and purpose."""
+    """The signed BitstringStatusListCredential of one issuer and purpose (cached per
+    process until its bits or the signing key change)."""
     now = utcnow()
-    async with db.transaction() as session:
-        await require_issuer(session, uscc)
+    async with db.sessionmaker() as session:
+        issuer = await require_issuer(session, uscc)
         stored = await repo.status_list(session, uscc, str(purpose))
         if stored is None:
             raise Problem(404, "no such status list", code="not-found")
-        _issuer, key = await issuer_for_signing(ctx, session, uscc, now)
-        url = ctx.status_list_url(uscc, str(purpose))
-        bits = StatusList(purpose, stored.size, bits=stored.bits)
-        ttl_ms = ctx.settings.certs_status_list_ttl_seconds * 1000
-        credential: dict[str, Any] = {
-            "@context": ["https://www.w3.org/ns/credentials/v2"],
-            "id": url,
-            "type": ["VerifiableCredential", "BitstringStatusListCredential"],
-            "issuer": f"urn:uscc:{uscc}",
-            "validFrom": stored.updated_at.isoformat(),
-            "credentialSubject": status_list_credential_subject(url, purpose, bits, ttl_ms),
-        }
-        signature = sign_bytes(key.private_pem, key.public_pem, canonical_json(credential))
+        version = (stored.updated_at, issuer.current_kid)
+        cached = ctx.status_lists.get((uscc, str(purpose)))
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        key_row = await repo.get_key(session, issuer.current_kid or "")
+    if key_row is None or key_row.valid_until <= now or key_row.retired_at is not None:
+        async with db.transaction() as session:  # the current key has run out: make one
+            _issuer, key = await issuer_for_signing(ctx, session, uscc, now)
+    else:
+        key = signing_key(ctx, key_row)
+    url = ctx.status_list_url(uscc, str(purpose))
+    bits = StatusList(purpose, stored.size, bits=stored.bits)
+    ttl_ms = ctx.settings.certs_status_list_ttl_seconds * 1000
+    credential: dict[str, Any] = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "id": url,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": f"urn:uscc:{uscc}",
+        "validFrom": stored.updated_at.isoformat(),
+        "credentialSubject": status_list_credential_subject(url, purpose, bits, ttl_ms),
+    }
+    signature = sign_bytes(key.private_pem, key.public_pem, canonical_json(credential))
     # The proof signs the JCS form of the credential without "proof" (see docs/certs.md).
-    return credential | {"proof": {"type": "SM2-SM3-JCS", **signature.to_json()}}
+    signed = credential | {"proof": {"type": "SM2-SM3-JCS", **signature.to_json()}}
+    ctx.status_lists[(uscc, str(purpose))] = (version, signed)
+    return signed
 
 
 # --- verification ---------------------------------------------------------------
