@@ -87,6 +87,12 @@ async def test_concluded_cases_issue_once_or_queue(pg: DatabaseFactory, issuer: 
         assert by_case["0004"]["data"]["licence_no"] == "JY2"
         other_org = bearer(issuer.staff("11440200MB2C12353P", ["certs-issuer"]))
         assert (await client.get("/v1/pending", headers=other_org)).json()["items"] == []
+        admin = bearer(issuer.staff("11440200MB2C12345W", ["certs-admin"]))
+        no_org = concluded(7, food_face(), handler={"org_uscc": None})
+        assert await deliver(h, no_org) == "pending"
+        everything = (await client.get("/v1/pending", headers=admin)).json()["items"]
+        assert {i["case_no"][-4:]: i["reason"] for i in everything}["0007"] == "no_issuer"
+        assert len((await client.get("/v1/pending", headers=staff)).json()["items"]) == 3
         url = f"/v1/pending/{by_case['0004']['id']}/issue"
         r = await client.post(url, json={"face": food_face(licence_no="JY2")}, headers=staff)
         assert r.status_code == 422  # still wrong: stays pending

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response, status
 
-from services.certs.api.deps import ContextDep, IssuerStaff
+from services.certs.api.deps import ContextDep, IssuerStaff, PendingReader
 from services.certs.api.schemas import (
     CertificateDetail,
     ChangeIn,
@@ -101,10 +101,11 @@ async def new_version(
     "/pending",
     response_model=PendingList,
     responses=problems(401, 403),
-    summary="Concluded 办件 whose certificate data did not validate (the caller's org)",
+    summary="Concluded 办件 not issued yet: the caller's org's (certs-admin: all)",
 )
-async def pending(staff: IssuerStaff, ctx: ContextDep, session: ReadSession) -> dict[str, Any]:
-    rows = await repo.pending_of_org(session, staff.uscc, "pending")
+async def pending(staff: PendingReader, ctx: ContextDep, session: ReadSession) -> dict[str, Any]:
+    org = None if staff.has_role("certs-admin") else staff.uscc
+    rows = await repo.pending_of_org(session, org, "pending")
     return {
         "items": [
             {

@@ -25,6 +25,16 @@ async def _issuer_staff(
     return principal
 
 
+async def _pending_reader(
+    principal: Annotated[Principal, Depends(require_roles("certs-issuer", "certs-admin"))],
+) -> Principal:
+    if not principal.assurance_at_least("L3"):
+        raise Problem(403, "the pending queue needs staff at L3 or above", code="forbidden")
+    return principal
+
+
 ContextDep = Annotated[CertsContext, Depends(get_context)]
 IssuerStaff = Annotated[Principal, Depends(_issuer_staff)]
+# certs-admin sees every pending row (also those naming no org); issuers their org's.
+PendingReader = Annotated[Principal, Depends(_pending_reader)]
 CatalogueAdmin = Annotated[Principal, Depends(require_roles("certs-admin"))]

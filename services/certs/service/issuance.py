@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.certs.domain.canonical import CertificateVersion, HolderIdType, canonical_json
@@ -294,6 +295,21 @@ async def issue_by_staff(
 ) -> tuple[CertificateRow, bool]:
     """Staff issue directly for their org; with a ``case_no`` it is idempotent per 办件."""
     assert principal.uscc is not None
+    try:
+        return await _issue_by_staff(ctx, db, principal, type_code, face, case_no)
+    except IntegrityError as exc:  # the same 办件 issued concurrently: the other one won
+        raise Problem(409, "issued concurrently; read it again", code="conflict") from exc
+
+
+async def _issue_by_staff(
+    ctx: CertsContext,
+    db: Database,
+    principal: Principal,
+    type_code: str,
+    face: Mapping[str, Any],
+    case_no: str | None,
+) -> tuple[CertificateRow, bool]:
+    assert principal.uscc is not None
     now = utcnow()
     async with db.transaction() as session:
         if case_no is not None:
@@ -322,6 +338,19 @@ async def issue_by_staff(
 
 
 async def complete_pending(
+    ctx: CertsContext,
+    db: Database,
+    principal: Principal,
+    pending_id: int,
+    face: Mapping[str, Any],
+) -> CertificateRow:
+    try:
+        return await _complete_pending(ctx, db, principal, pending_id, face)
+    except IntegrityError as exc:  # the 办件 got its certificate meanwhile
+        raise Problem(409, "issued concurrently; read it again", code="conflict") from exc
+
+
+async def _complete_pending(
     ctx: CertsContext,
     db: Database,
     principal: Principal,
