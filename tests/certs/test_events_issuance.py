@@ -85,6 +85,12 @@ async def test_concluded_cases_issue_once_or_queue(pg: DatabaseFactory, issuer: 
         }
         assert by_case["0004"]["errors"][0]["path"] == "/licence_no"
         assert by_case["0004"]["data"]["licence_no"] == "JY2"
+        assert "JY2" in by_case["0004"]["errors"][0]["message"]
+    async with h.hub.db.sessionmaker() as s:  # at rest: messages (which quote data) sealed
+        stored = {r.case_no[-4:]: r for r in await s.scalars(select(PendingRow))}
+    assert stored["0004"].errors == [{"path": "/licence_no", "keyword": "pattern"}]
+    assert "JY2" not in (stored["0004"].data_enc or "")
+    async with serve(h.app) as client:
         other_org = bearer(issuer.staff("11440200MB2C12353P", ["certs-issuer"]))
         assert (await client.get("/v1/pending", headers=other_org)).json()["items"] == []
         admin = bearer(issuer.staff("11440200MB2C12345W", ["certs-admin"]))

@@ -106,21 +106,22 @@ async def new_version(
 async def pending(staff: PendingReader, ctx: ContextDep, session: ReadSession) -> dict[str, Any]:
     org = None if staff.has_role("certs-admin") else staff.uscc
     rows = await repo.pending_of_org(session, org, "pending")
-    return {
-        "items": [
+    items = []
+    for r in rows:
+        data, errors = issuance.pending_detail(ctx, r)
+        items.append(
             {
                 "id": r.id,
                 "case_no": r.case_no,
                 "type_code": r.type_code,
                 "issuer_uscc": r.issuer_uscc,
                 "reason": r.reason,
-                "errors": r.errors,
-                "data": issuance.pending_data(ctx, r),
+                "errors": errors,
+                "data": data,
                 "created_at": r.created_at,
             }
-            for r in rows
-        ]
-    }
+        )
+    return {"items": items}
 
 
 @router.post(

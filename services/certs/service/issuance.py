@@ -228,13 +228,17 @@ async def from_concluded_case(
     applicant = data.get("applicant")
     face = data.get("certificate_data")
     cert_type = await catalogue.get_type(session, str(type_code))
-    reason, errors = "", []
+    reason = ""
+    errors: list[dict[str, Any]] = []
     if cert_type is None:
-        reason, errors = "unknown_type", [{"path": "", "message": "type not in the catalogue"}]
+        reason = "unknown_type"
+        errors = [{"path": "", "message": "type not in the catalogue", "keyword": reason}]
     elif not issuer_uscc:
-        reason, errors = "no_issuer", [{"path": "", "message": "the 办件 names no handling org"}]
+        reason = "no_issuer"
+        errors = [{"path": "", "message": "the 办件 names no handling org", "keyword": reason}]
     elif not isinstance(face, Mapping):
-        reason, errors = "face_invalid", [{"path": "", "message": "no certificate_data"}]
+        reason = "face_invalid"
+        errors = [{"path": "", "message": "no certificate_data", "keyword": "required"}]
     else:
         expected = (applicant["type"], applicant["id_ref"]) if applicant else None
         try:
@@ -253,19 +257,20 @@ async def from_concluded_case(
             return "issued"
         except IssuanceError as exc:
             reason, errors = exc.reason, _errors(exc)
+    # Error messages may quote the data (a malformed ID number): they are encrypted with it;
+    # the clear column keeps only where and which rule.
+    sealed = {"data": face, "errors": errors}
     session.add(
         PendingRow(
             case_no=case_no,
             type_code=str(type_code),
             issuer_uscc=issuer_uscc,
             applicant=dict(applicant) if applicant else None,
-            data_enc=None
-            if face is None
-            else ctx.cipher.encrypt(
-                json.dumps(face, ensure_ascii=False), context=f"certs-pending:{case_no}"
+            data_enc=ctx.cipher.encrypt(
+                json.dumps(sealed, ensure_ascii=False), context=f"certs-pending:{case_no}"
             ),
             reason=reason,
-            errors=errors,
+            errors=[{"path": e["path"], "keyword": e.get("keyword")} for e in errors],
             status="pending",
             created_at=now,
         )
@@ -274,10 +279,12 @@ async def from_concluded_case(
     return "pending"
 
 
-def pending_data(ctx: CertsContext, row: PendingRow) -> Any:
+def pending_detail(ctx: CertsContext, row: PendingRow) -> tuple[Any, list[dict[str, Any]]]:
+    """The queued data and the full error messages (decrypted for the staff who fix them)."""
     if row.data_enc is None:
-        return None
-    return json.loads(ctx.cipher.decrypt(row.data_enc, context=f"certs-pending:{row.case_no}"))
+        return None, row.errors
+    sealed = json.loads(ctx.cipher.decrypt(row.data_enc, context=f"certs-pending:{row.case_no}"))
+    return sealed["data"], sealed["errors"]
 
 
 def refused(exc: IssuanceError) -> Problem:
