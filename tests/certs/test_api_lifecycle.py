@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, text, update
 
 from services.certs.domain.types import (
     FOOD_LICENCE,
@@ -110,3 +110,71 @@ async def test_inspections_and_the_sweep(pg: DatabaseFactory, issuer: TestIssuer
         "inspect",
         "expire",
     ]
+
+
+async def test_status_lists_grow_before_half_full(pg: DatabaseFactory, issuer: TestIssuer) -> None:
+    """65,535 versions of one issuer already there: the next one doubles both lists, keeps
+    the bits already set, and takes an index from the larger range."""
+    h = await certs_app(pg, issuer)
+    market = bearer(issuer.staff(SHAOGUAN_MARKET_USCC, ["certs-issuer"]))
+    async with serve(h.app) as client:
+
+        async def listed(purpose: str) -> dict[str, Any]:
+            r = await client.get(f"/v1/status-lists/{SHAOGUAN_MARKET_USCC}/{purpose}")
+            return r.json()["credentialSubject"]
+
+        async def issue() -> dict[str, Any]:
+            r = await client.post(
+                "/v1/certificates",
+                json={"type_code": FOOD_LICENCE.type_code, "face": food_face()},
+                headers=market,
+            )
+            assert r.status_code == 201, r.text
+            return r.json()
+
+        first = await issue()
+        index = int(first["credential_status"][0]["statusListIndex"])
+        await client.post(
+            f"/v1/certificates/{first['certificate_id']}/suspend",
+            json={"reason": "挂失"},
+            headers=market,
+        )
+        # Fill the registry up to half of 131,072 with placeholder versions (one statement).
+        async with h.hub.db.transaction() as session:
+            await session.execute(
+                text(
+                    """
+                    INSERT INTO certificates (certificate_id, lineage, type_code, type_version,
+                      name, number, issuer_uscc, issuer_name, version, holder_kind, holder_ref,
+                      holder_name_enc, holder_id_enc, holder_name_masked, holder_id_masked,
+                      face_enc, signature, qr_text, status_index, status, inspection_failed,
+                      annual_inspection, issued_on, valid_from, created_at, updated_at)
+                    SELECT 'filler.' || g, 'filler.' || g, :tc, 1, 'x', 'x', :org, 'x', 1,
+                      'legal', 'x', 'x', 'x', 'x', 'x', 'x', '{}', 'x', g, 'valid', false,
+                      false, DATE '2026-01-01', DATE '2026-01-01', now(), now()
+                    FROM generate_series(0, 65535) AS g WHERE g <> :taken LIMIT 65534
+                    """
+                ),
+                {"tc": FOOD_LICENCE.type_code, "org": SHAOGUAN_MARKET_USCC, "taken": index},
+            )
+        assert len(spec_bits(await listed("suspension"))) == 131_072
+        second = await issue()
+        suspension = await listed("suspension")
+        assert len(spec_bits(suspension)) == 262_144 == len(spec_bits(await listed("revocation")))
+        assert spec_decode_bit(suspension["encodedList"], index)
+        new_index = int(second["credential_status"][0]["statusListIndex"])
+        async with h.hub.db.sessionmaker() as session:
+            holders = await session.scalar(
+                select(func.count()).where(CertificateRow.status_index == new_index)
+            )
+        assert new_index != index and holders == 1
+        assert not spec_decode_bit(suspension["encodedList"], new_index)
+
+
+def spec_bits(subject: dict[str, Any]) -> str:
+    import base64
+    import gzip
+
+    data = subject["encodedList"][1:]
+    raw = gzip.decompress(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
+    return "".join(f"{b:08b}" for b in raw)

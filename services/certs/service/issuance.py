@@ -21,7 +21,7 @@ from services.certs.domain.issuance import IssuanceError, prepare_version
 from services.certs.domain.lifecycle import initial_state
 from services.certs.domain.qr_payload import encode_qr, mask_holder
 from services.certs.domain.signing import sign_version
-from services.certs.domain.status_list import StatusPurpose, allocate_index
+from services.certs.domain.status_list import StatusList, StatusPurpose
 from services.certs.domain.types import CertificateType
 from services.certs.events import facts
 from services.certs.service import catalogue
@@ -63,6 +63,38 @@ def new_serial(at: dt.datetime) -> str:
     return f"{local_date(at).year}{secrets.randbelow(10**8):08d}"
 
 
+async def grow_status_lists(
+    session: AsyncSession, issuer_uscc: str, size: int, now: dt.datetime
+) -> None:
+    """Extend both lists of an issuer to ``size`` entries (new entries clear: not revoked)."""
+    for purpose in StatusPurpose:
+        stored = await repo.status_list(session, issuer_uscc, str(purpose), lock=True)
+        assert stored is not None
+        grown = StatusList(purpose, size, bits=stored.bits + bytes((size - stored.size) // 8))
+        stored.bits, stored.size, stored.updated_at = grown.to_bytes(), grown.size, now
+
+
+async def status_index(session: AsyncSession, issuer_uscc: str, now: dt.datetime) -> int:
+    """A uniformly random free index of the issuer's lists (one index serves both).
+
+    The same rule as :func:`~services.certs.domain.status_list.allocate_index`, without
+    loading the used set: the lists are kept under half full (doubled when they reach it),
+    so a few random probes, checked in one query, find a free index. The revocation list row
+    is locked until commit, so two issuances of one issuer never take the same index (and the
+    unique constraint says so if they tried)."""
+    revocation = await repo.status_list(
+        session, issuer_uscc, str(StatusPurpose.REVOCATION), lock=True
+    )
+    assert revocation is not None  # created with the issuer
+    if (await repo.count_indices(session, issuer_uscc) + 1) * 2 >= revocation.size:
+        await grow_status_lists(session, issuer_uscc, revocation.size * 2, now)
+    while True:
+        candidates = {secrets.randbelow(revocation.size) for _ in range(8)}
+        free = candidates - await repo.indices_taken(session, issuer_uscc, candidates)
+        if free:
+            return secrets.choice(sorted(free))
+
+
 async def store_version(
     ctx: CertsContext,
     session: AsyncSession,
@@ -75,11 +107,7 @@ async def store_version(
     now: dt.datetime,
 ) -> CertificateRow:
     """Sign a prepared version, give it a status-list index and store it with its history."""
-    revocation = await repo.status_list(
-        session, version.issuer_uscc, str(StatusPurpose.REVOCATION), lock=True
-    )
-    assert revocation is not None  # created with the issuer
-    index = allocate_index(await repo.used_indices(session, version.issuer_uscc), revocation.size)
+    index = await status_index(session, version.issuer_uscc, now)
     signature = sign_version(key.private_pem, key.public_pem, version)
     qr = encode_qr(version, index, key.private_pem, key.public_pem, int(now.timestamp()))
     name_masked, id_masked = mask_holder(

@@ -112,8 +112,15 @@ async def holder_certificates(
     return list((await session.execute(stmt)).scalars())
 
 
-async def used_indices(session: AsyncSession, issuer_uscc: str) -> set[int]:
-    stmt = select(CertificateRow.status_index).where(CertificateRow.issuer_uscc == issuer_uscc)
+async def count_indices(session: AsyncSession, issuer_uscc: str) -> int:
+    stmt = select(func.count()).where(CertificateRow.issuer_uscc == issuer_uscc)
+    return int(await session.scalar(stmt) or 0)
+
+
+async def indices_taken(session: AsyncSession, issuer_uscc: str, indices: set[int]) -> set[int]:
+    stmt = select(CertificateRow.status_index).where(
+        CertificateRow.issuer_uscc == issuer_uscc, CertificateRow.status_index.in_(indices)
+    )
     return set((await session.execute(stmt)).scalars())
 
 
