@@ -28,6 +28,7 @@ from services.runtime.settings import VAR_DIR
 SEEDS = {
     "identity": "services.identity.seed:seed_demo",
     "matters": "services.matters.seed:seed_demo",
+    "certs": "services.certs.seed:seed_demo",
 }
 
 

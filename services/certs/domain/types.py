@@ -540,3 +540,43 @@ SEED_CATALOGUE: Mapping[str, CertificateType] = {
     )
 }
 """The seed 证照目录, by 证照类型代码."""
+
+
+def type_definition(cert_type: CertificateType) -> dict[str, Any]:
+    """The stored definition of a type version: the public JSON plus the holder fields."""
+    return cert_type.to_json() | {
+        "holder_name_field": cert_type.holder_name_field,
+        "holder_id_field": cert_type.holder_id_field,
+    }
+
+
+def type_from_definition(data: Mapping[str, Any]) -> CertificateType:
+    """Inverse of :func:`type_definition`; raises :class:`InvalidCertificateType`.
+
+    Cross-checks are code: a seed type's checks stay with its later versions only while the
+    照面 schema is unchanged (they read fields by name)."""
+    try:
+        validity = data.get("validity") or {}
+        seed = SEED_CATALOGUE.get(str(data["type_code"]))
+        schema = data["face_schema"]
+        checks = seed.cross_checks if seed is not None and seed.face_schema == schema else ()
+        return CertificateType(
+            type_code=str(data["type_code"]),
+            name=str(data["name"]),
+            holder_kind=HolderKind(data["holder_kind"]),
+            face_schema=schema,
+            validity=ValidityRule(int(validity.get("years", 0)), int(validity.get("months", 0))),
+            issuing_orgs=frozenset(str(o) for o in data["issuing_orgs"]),
+            annual_inspection=bool(data.get("annual_inspection", False)),
+            template=str(data.get("template", "")),
+            result_of=tuple(str(p) for p in data.get("result_of", ())),
+            number_field=str(data["number_field"]),
+            holder_name_field=str(data["holder_name_field"]),
+            holder_id_field=str(data["holder_id_field"]),
+            version=int(data.get("version", 1)),
+            cross_checks=checks,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, InvalidCertificateType):
+            raise
+        raise InvalidCertificateType(f"bad type definition: {exc}") from exc
