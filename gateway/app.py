@@ -10,6 +10,7 @@ from gateway.adapters.province_catalog.client import ProvinceCatalogClient
 from gateway.adapters.realname import build_realname_router
 from gateway.routes.proxy import UpstreamPool, build_proxy_router
 from gateway.settings import GatewaySettings
+from gateway.store.retention import register_retention
 from services.runtime.app import Hub, create_service_app
 
 
@@ -42,6 +43,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
         hub.on_shutdown.append(close_pool)
         configure_intake(hub, settings)
+        register_retention(hub.retention, settings.intake_idempotency_ttl_hours)
 
     return create_service_app(
         settings=settings,

@@ -42,6 +42,10 @@ outbox = Table(
     Column("published_at", UTCDateTime()),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
+    # Set when the relay gave up on the row (it can never be published): the row waits
+    # for an operator, later rows flow (same-key rows wait behind it; see outbox.py).
+    Column("parked_at", UTCDateTime()),
+    Index("ix_outbox_published_at", "published_at"),
     Index(
         "ix_outbox_pending",
         "id",
@@ -76,7 +80,10 @@ dead_letters = Table(
     Column("key", String(200)),
     Column("error", Text, nullable=False),
     Column("attempts", Integer, nullable=False),
+    # Encrypted with the PII cipher (see dead_letters.py): an event may carry ID numbers.
     Column("headers", JSON, nullable=False),
     Column("value", Text, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
+    Column("resolved_at", UTCDateTime()),
+    Column("resolution", String(16)),  # redriven | discarded
 )
