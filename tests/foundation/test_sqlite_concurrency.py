@@ -76,3 +76,41 @@ async def test_parallel_logins_and_token_requests_on_sqlite_never_hit_a_locked_d
         assert tokens == LOGINS + CLIENT_TOKENS
     assert "database is locked" not in caplog.text
     assert "Internal Server Error" not in caplog.text
+
+
+PUSHES = 30
+
+
+async def test_parallel_intake_on_sqlite_with_the_relay_running_never_hits_a_locked_database(
+    tmp_path: Path, broker: LocalBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    from gateway.app import create_app as create_gateway
+    from tests.gateway.conftest import gateway_settings
+    from tests.peers.county_system import COUNTIES, CountySystem, RestPusher
+    from tests.support.apps import migrate, serve
+    from tests.support.tokens import TestIssuer
+
+    caplog.set_level(logging.WARNING)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+    migrate("gateway", url)
+    issuer = TestIssuer()
+    settings = gateway_settings(
+        url, issuer, kafka_enabled=True, kafka_bootstrap_servers=broker.bootstrap
+    )
+    app = create_gateway(settings)
+    async with serve(app) as client:
+        pusher = RestPusher(client, issuer.client("county-sqlite-load", "cases:push"))
+        county = CountySystem(COUNTIES[0], seed=77)
+        batches = [county.stream(3) for _ in range(PUSHES)]
+        answers = await asyncio.gather(*(pusher.push(b) for b in batches))
+        assert [a.status_code for a in answers] == [202] * PUSHES
+        assert sum(a.json()["accepted"] for a in answers) == sum(len(b) for b in batches)
+        db = app.state.hub.db
+        for _ in range(300):
+            async with db.sessionmaker() as s:
+                if await pending_count(s) == 0:
+                    break
+            await asyncio.sleep(0.1)
+        async with db.sessionmaker() as s:
+            assert await pending_count(s) == 0
+    assert "database is locked" not in caplog.text
