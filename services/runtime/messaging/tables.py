@@ -46,6 +46,13 @@ outbox = Table(
     # for an operator, later rows flow (same-key rows wait behind it; see outbox.py).
     Column("parked_at", UTCDateTime()),
     Index("ix_outbox_published_at", "published_at"),
+    # The relay asks on every round which keys wait behind a parked row: keep it tiny.
+    Index(
+        "ix_outbox_parked_key",
+        "key",
+        postgresql_where=text("parked_at IS NOT NULL AND published_at IS NULL"),
+        sqlite_where=text("parked_at IS NOT NULL AND published_at IS NULL"),
+    ),
     Index(
         "ix_outbox_pending",
         "id",
@@ -65,6 +72,7 @@ inbox = Table(
     Column("offset", BigInteger, nullable=False),
     Column("status", String(16), nullable=False, default="done"),
     Column("processed_at", UTCDateTime(), nullable=False, default=utcnow),
+    Index("ix_inbox_processed_at", "processed_at"),  # retention
 )
 
 dead_letters = Table(
