@@ -316,6 +316,10 @@ async def test_retention_purges_old_rows_in_batches_and_keeps_recent_ones(any_db
         await s.execute(insert(outbox), outbox_rows)
         await s.execute(insert(inbox), inbox_rows)
         await s.execute(insert(dead_letters), dead_rows)
+    async with db.sessionmaker() as s:
+        report = await backlog(s)
+    assert (report["pending"], report["parked"]) == (2, 1)
+    assert report["oldest_age_seconds"] >= 40 * 86400
     settings = HubSettings(retention_batch_size=2)
     retention = Retention(db, settings)
     assert await retention.run_once() == 2  # a full batch: the runner comes back at once

@@ -281,7 +281,8 @@ class InboxConsumer:
                         event.id,
                         waits,
                         delay,
-                        last_error,
+                        # First line only: the SQL and its parameters stay out of the log.
+                        last_error.splitlines()[0][:300],
                     )
                     await asyncio.sleep(delay)
                     continue

@@ -130,12 +130,16 @@ async def backlog(session: AsyncSession) -> dict[str, Any]:
     parked = await session.scalar(
         select(func.count()).where(outbox.c.parked_at.is_not(None), outbox.c.published_at.is_(None))
     )
-    if oldest is not None and oldest.tzinfo is None:  # SQLite aggregates lose the type
+    if isinstance(oldest, str):  # in case a driver hands the aggregate back untyped
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=UTC)
-    if isinstance(oldest, str):
-        oldest = datetime.fromisoformat(oldest).replace(tzinfo=UTC)
     age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
-    return {"pending": int(pending or 0), "oldest_age_seconds": round(age, 3), "parked": parked}
+    return {
+        "pending": int(pending or 0),
+        "oldest_age_seconds": round(age, 3),
+        "parked": int(parked or 0),
+    }
 
 
 async def unpark(session: AsyncSession, row_id: int) -> bool:
