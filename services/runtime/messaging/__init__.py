@@ -26,6 +26,7 @@ from services.runtime.messaging.envelope import Envelope
 from services.runtime.messaging.kafka import (
     dlq_topic,
     ensure_topics,
+    list_topics,
     make_consumer,
     make_producer,
     relay_marker_topic,
@@ -159,10 +160,12 @@ class Messaging:
         return True
 
     async def _ensure_topics(self, _exc: Exception | None = None) -> None:
+        await ensure_topics(self.settings, self.all_topics())
         marker = relay_marker_topic(self.settings.service_name)
-        created = await ensure_topics(self.settings, self.all_topics() | {marker})
-        if marker in created:
+        if marker not in await list_topics(self.settings):
+            # Replay first, marker after: if the replay fails, the next round replays.
             await self._replay_recent()
+            await ensure_topics(self.settings, {marker})
 
     async def _replay_recent(self) -> None:
         """The broker came up empty (its topics had to be created): what the relay sent

@@ -56,6 +56,19 @@ def relay_marker_topic(service_name: str) -> str:
     return f"hub.relay-marker.{service_name}"
 
 
+async def list_topics(settings: HubSettings) -> set[str]:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"hub-{settings.service_name}-admin",
+        request_timeout_ms=10000,
+    )
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
 async def ensure_topics(settings: HubSettings, topics: set[str]) -> set[str]:
     """Create the topics (and their DLQs' callers pass them) if they are missing; returns
     the ones that had to be created."""
