@@ -11,6 +11,7 @@ from gateway.adapters.realname import build_realname_router
 from gateway.policies.install import install_front_door
 from gateway.routes.proxy import UpstreamPool, build_proxy_router
 from gateway.settings import GatewaySettings
+from gateway.store.retention import register_retention
 from services.runtime.app import Hub, create_service_app
 from services.runtime.forwarding import parse_networks
 
@@ -50,6 +51,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
         hub.on_shutdown.append(close_pool)
         configure_intake(hub, settings)
+        register_retention(hub.retention, settings.intake_idempotency_ttl_hours)
 
     app = create_service_app(
         settings=settings,

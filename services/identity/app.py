@@ -10,6 +10,7 @@ from services.identity.api import oidc as oidc_api
 from services.identity.core import build_core
 from services.identity.oauth import OAuthServer
 from services.identity.settings import IdentitySettings
+from services.identity.store.retention import register_retention
 from services.identity.tokens import local_verifier
 from services.runtime.app import Hub, create_service_app
 
@@ -31,6 +32,7 @@ def create_app(settings: IdentitySettings | None = None, **overrides: object) ->
             await core.keys.ensure()
 
         hub.on_startup.append(load_keys)
+        register_retention(hub.retention)
 
     return create_service_app(
         settings=settings,

@@ -25,6 +25,7 @@ from services.runtime.background import BackgroundTasks
 from services.runtime.db import Database
 from services.runtime.logs import configure_logging
 from services.runtime.messaging import Messaging
+from services.runtime.messaging.outbox import backlog
 from services.runtime.middleware import (
     BodyLimitMiddleware,
     ForwardedPrefixMiddleware,
@@ -32,6 +33,7 @@ from services.runtime.middleware import (
     RequestIdMiddleware,
 )
 from services.runtime.problems import install_problem_handlers
+from services.runtime.retention import Retention
 from services.runtime.settings import HubSettings
 from services.runtime.telemetry import (
     instrument_app,
@@ -56,6 +58,12 @@ class Hub:
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
+    # What may be purged when (services add their own rows in ``configure``).
+    retention: Retention = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.retention is None:
+            self.retention = Retention(self.db, self.settings)
 
 
 def create_service_app(
@@ -78,7 +86,13 @@ def create_service_app(
     )
     instrument_engine(db.engine)
     verifier = verifier_from_settings(settings)
-    hub = Hub(settings=settings, db=db, messaging=Messaging(settings, db, contracts, topics=topics))
+    hub = Hub(
+        settings=settings,
+        db=db,
+        messaging=Messaging(settings, db, contracts, topics=topics),
+    )
+    if uses_database and settings.retention_interval > 0:
+        hub.background.every("retention", hub.retention.run_once, settings.retention_interval)
     if verifier is not None:
         hub.extras["token_verifier"] = verifier
     if configure is not None:
@@ -143,9 +157,14 @@ def health_router(hub: Hub, *, uses_database: bool = True) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": hub.settings.service_name}
 
-    @router.get("/readyz", summary="Readiness: database and broker reachable")
+    @router.get("/readyz", summary="Readiness: the database answers (the broker only degrades)")
     async def readyz() -> JSONResponse:
+        """Ready when the database answers. A broker outage does not make a process
+        unready: requests still commit (events wait in the outbox), and an orchestrator
+        pulling every pod during one would turn a backbone outage into a full outage.
+        The body says ``"broker": "unreachable"`` and how far the outbox is behind."""
         checks: dict[str, str] = {}
+        body: dict[str, Any] = {}
         if uses_database:
             try:
                 await hub.db.ping()
@@ -155,8 +174,16 @@ def health_router(hub: Hub, *, uses_database: bool = True) -> APIRouter:
         if hub.settings.kafka_enabled:
             ok = await hub.messaging.broker_ready()
             checks["broker"] = "ok" if ok else "unreachable"
-        ready = all(v == "ok" for v in checks.values())
-        body = {"status": "ready" if ready else "not-ready", "checks": checks}
+        if uses_database and checks.get("database") == "ok":
+            try:
+                async with hub.db.sessionmaker() as session:
+                    body["outbox"] = await backlog(session)
+            except Exception as exc:  # tables not there yet: still answer
+                body["outbox"] = {"error": type(exc).__name__}
+        ready = checks.get("database", "ok") == "ok"
+        degraded = any(v != "ok" for v in checks.values())
+        status = "not-ready" if not ready else "degraded" if degraded else "ready"
+        body = {"status": status, "checks": checks, **body}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     return router

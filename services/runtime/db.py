@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event, text
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -96,8 +96,17 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
+        """A session inside one write transaction: committed on success, rolled back on error.
+
+        On SQLite it starts with ``BEGIN IMMEDIATE``: the write lock is taken (waiting up
+        to the busy timeout) before the first read. A deferred transaction that reads and
+        then writes would have to upgrade its lock while another writer holds it, and
+        SQLite fails that upgrade at once with "database is locked" instead of waiting.
+        Read-only sessions (``sessionmaker()``) stay deferred and never block writers.
+        """
         async with self.sessionmaker() as session, session.begin():
+            if self.is_sqlite:
+                await session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
             yield session
 
     async def ping(self) -> None:
@@ -108,10 +117,14 @@ class Database:
         await self.engine.dispose()
 
 
-def _sqlite_begin(conn: object) -> None:
+_BEGIN_OPTION = "hub_sqlite_begin"
+
+
+def _sqlite_begin(conn: Connection) -> None:
     # With the driver's own transaction handling off (see _sqlite_pragmas), SQLAlchemy
     # says when a transaction starts; that is what makes SAVEPOINTs nest correctly.
-    conn.exec_driver_sql("BEGIN")  # type: ignore[attr-defined]
+    mode = conn.get_execution_options().get(_BEGIN_OPTION, "")
+    conn.exec_driver_sql(f"BEGIN {mode}" if mode == "IMMEDIATE" else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -39,9 +39,35 @@ class HubSettings(BaseSettings):
     outbox_poll_interval: float = Field(default=0.5, description="seconds between idle polls")
     outbox_batch_size: int = 500
     outbox_max_backoff: float = 10.0
+    outbox_max_attempts: int = Field(
+        default=10, description="failures of a row's own (not the broker's) before it is parked"
+    )
+    outbox_replay_window: float = Field(
+        default=7 * 86400,
+        description="seconds: when the broker comes up empty (in-memory local broker "
+        "restarted), rows published this recently are published again; 0 disables",
+    )
 
-    consumer_max_attempts: int = Field(default=5, description="attempts before the DLQ")
+    consumer_max_attempts: int = Field(
+        default=5, description="attempts on an unrecognised failure before the DLQ"
+    )
     consumer_retry_backoff: float = 0.2
+    consumer_max_backoff: float = Field(
+        default=10.0, description="cap of the wait between retries of a transient failure"
+    )
+
+    retention_interval: float = Field(default=300.0, description="seconds between purge rounds")
+    retention_batch_size: int = Field(default=1000, description="rows per DELETE")
+    retention_outbox_days: float = Field(default=14.0, description="published outbox rows")
+    retention_inbox_days: float = Field(
+        default=30.0, description="inbox ids (longer than any redelivery: topic retention)"
+    )
+    retention_dead_letter_days: float = Field(
+        default=30.0, description="dead letters after they were redriven or discarded"
+    )
+    retention_grace_days: float = Field(
+        default=1.0, description="expired tokens, codes, nonces … are kept this long after"
+    )
 
     max_body_bytes: int = Field(default=2 * 1024 * 1024, description="request size limit")
     log_level: str = "INFO"

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import zlib
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -20,12 +20,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import EventContracts, default_contracts
 from services.runtime.background import cancel_all
-from services.runtime.db import Database
+from services.runtime.db import Database, utcnow
 from services.runtime.messaging.consumer import Handler, InboxConsumer, PermanentEventError
 from services.runtime.messaging.envelope import Envelope
-from services.runtime.messaging.kafka import dlq_topic, ensure_topics, make_consumer, make_producer
-from services.runtime.messaging.outbox import OUTBOX_DIRTY, OutboxRelay, add_to_outbox
+from services.runtime.messaging.kafka import (
+    dlq_topic,
+    ensure_topics,
+    list_topics,
+    make_consumer,
+    make_producer,
+    relay_marker_topic,
+)
+from services.runtime.messaging.outbox import (
+    OUTBOX_DIRTY,
+    OutboxRelay,
+    add_to_outbox,
+    requeue_recent,
+)
 from services.runtime.messaging.tables import messaging_metadata
+from services.runtime.pii import pii_cipher
 from services.runtime.settings import HubSettings
 
 log = logging.getLogger("hub.messaging")
@@ -58,6 +71,7 @@ class Messaging:
         self.relay: OutboxRelay | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.broker_connected = False
+        self.replayed_total = 0
         sa_event.listen(db.session_class, "after_commit", self._after_commit)
 
     # -- producing -------------------------------------------------------------------
@@ -107,7 +121,9 @@ class Messaging:
             event_types=event_types,
             max_attempts=self.settings.consumer_max_attempts,
             retry_backoff=self.settings.consumer_retry_backoff,
+            max_backoff=self.settings.consumer_max_backoff,
             crash_after_apply=self.settings.fault_crash_after_apply,
+            cipher=pii_cipher(self.settings),
         )
         self.consumers.append(consumer)
         return consumer
@@ -145,6 +161,30 @@ class Messaging:
 
     async def _ensure_topics(self, _exc: Exception | None = None) -> None:
         await ensure_topics(self.settings, self.all_topics())
+        marker = relay_marker_topic(self.settings.service_name)
+        if marker not in await list_topics(self.settings):
+            # Replay first, marker after: if the replay fails, the next round replays.
+            await self._replay_recent()
+            await ensure_topics(self.settings, {marker})
+
+    async def _replay_recent(self) -> None:
+        """The broker came up empty (its topics had to be created): what the relay sent
+        recently may never have been consumed, so it is sent again. On a durable Kafka
+        the marker topic persists and this never runs after the first start."""
+        window = self.settings.outbox_replay_window
+        if window <= 0:
+            return
+        since = utcnow() - timedelta(seconds=window)
+        async with self.db.transaction() as session:
+            count = await requeue_recent(session, since)
+        if count:
+            log.warning(
+                "broker came up empty: re-publishing %d events published since %s "
+                "(consumers' inboxes absorb the ones already applied)",
+                count,
+                since.isoformat(timespec="seconds"),
+            )
+        self.replayed_total += count
 
     async def _run_producer_side(self) -> None:
         backoff = 0.2
@@ -172,6 +212,7 @@ class Messaging:
                 max_backoff=self.settings.outbox_max_backoff,
                 lock_key=zlib.crc32(self.source.encode()),
                 on_failure=self._ensure_topics,
+                max_attempts=self.settings.outbox_max_attempts,
             )
             try:
                 await self.relay.run()

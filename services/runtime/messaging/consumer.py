@@ -20,10 +20,16 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import EventContracts, UnknownEventType
+from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database, utcnow
+from services.runtime.masking import mask_text
+from services.runtime.messaging.dead_letters import seal_dead_letter
 from services.runtime.messaging.envelope import Envelope, MalformedEvent
+from services.runtime.messaging.errors import is_transient_db_error
 from services.runtime.messaging.kafka import dlq_topic
+from services.runtime.messaging.outbox import EventContractViolation
 from services.runtime.messaging.tables import dead_letters, inbox
+from services.runtime.problems import Problem
 
 log = logging.getLogger("hub.consumer")
 _tracer = trace.get_tracer("hub.consumer")
@@ -33,12 +39,23 @@ _duplicates = _meter.create_counter(
     "hub.consumer.duplicates", description="redelivered events absorbed by the inbox"
 )
 _dead = _meter.create_counter("hub.consumer.dead_lettered", description="events sent to a DLQ")
+_transient = _meter.create_counter(
+    "hub.consumer.transient_failures", description="applies retried after a transient failure"
+)
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 
 
 class PermanentEventError(Exception):
     """The handler knows retrying cannot help (e.g. a business rule refuses the event)."""
+
+
+def is_permanent_event_error(exc: BaseException) -> bool:
+    """A refusal: retrying the same event can only fail the same way (DLQ at once)."""
+    if isinstance(exc, PermanentEventError | EventContractViolation | UnknownEventType):
+        return True
+    # A rule of the service refused it the way it refuses a request (4xx problem).
+    return isinstance(exc, Problem) and 400 <= exc.status < 500
 
 
 @dataclass
@@ -73,7 +90,9 @@ class InboxConsumer:
         event_types: Iterable[str] | None = None,
         max_attempts: int = 5,
         retry_backoff: float = 0.2,
+        max_backoff: float = 10.0,
         crash_after_apply: int = 0,
+        cipher: FieldCipher | None = None,
     ) -> None:
         self.name = name
         self.topics = topics
@@ -83,6 +102,8 @@ class InboxConsumer:
         self.event_types = set(event_types) if event_types is not None else None
         self.max_attempts = max_attempts
         self.retry_backoff = retry_backoff
+        self.max_backoff = max_backoff
+        self.cipher = cipher
         self.crash_after_apply = crash_after_apply
         self.stats = ConsumerStats()
 
@@ -227,25 +248,56 @@ class InboxConsumer:
     async def _apply_with_retries(
         self, record: ConsumerRecord, producer: AIOKafkaProducer, event: Envelope
     ) -> None:
+        """Apply one event until it succeeds or is known to be impossible.
+
+        Transient failures (database or broker away, conflicts, SQLite busy) are retried
+        with capped backoff and no limit: the partition waits on this event, nothing goes
+        to the DLQ. Refusals go to the DLQ at once. Anything else may be a transient we
+        do not recognise, so it gets ``max_attempts`` tries before the DLQ.
+        """
+        attempts = 0  # failures that count toward the DLQ
+        waits = 0
         last_error = ""
-        for attempt in range(1, self.max_attempts + 1):
+        while True:
             try:
                 applied = await self._apply_once(record, event)
-            except PermanentEventError as exc:
-                await self._dead_letter(record, producer, f"refused: {exc}", attempt, event)
-                return
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:
                 last_error = f"{type(exc).__name__}: {exc}"
+                if is_permanent_event_error(exc):
+                    await self._dead_letter(
+                        record, producer, f"refused: {last_error}", attempts + 1, event
+                    )
+                    return
+                if is_transient_db_error(exc):
+                    waits += 1
+                    delay = min(self.retry_backoff * 2 ** min(waits - 1, 20), self.max_backoff)
+                    _transient.add(1, {"consumer": self.name})
+                    log.warning(
+                        "consumer %s: event %s met a transient failure (wait %d, next in "
+                        "%.1fs; it never goes to the DLQ for this): %s",
+                        self.name,
+                        event.id,
+                        waits,
+                        delay,
+                        # First line only: the SQL and its parameters stay out of the log.
+                        last_error.splitlines()[0][:300],
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                attempts += 1
                 log.warning(
                     "consumer %s: event %s failed (attempt %d/%d): %s",
                     self.name,
                     event.id,
-                    attempt,
+                    attempts,
                     self.max_attempts,
                     last_error,
                 )
-                if attempt < self.max_attempts:
-                    await asyncio.sleep(self.retry_backoff * 2 ** (attempt - 1))
+                if attempts >= self.max_attempts:
+                    break
+                await asyncio.sleep(min(self.retry_backoff * 2 ** (attempts - 1), self.max_backoff))
                 continue
             _applied.add(int(applied), {"consumer": self.name})
             _duplicates.add(int(not applied), {"consumer": self.name})
@@ -258,7 +310,7 @@ class InboxConsumer:
                 self.stats.duplicates += 1
                 log.debug("consumer %s skipped duplicate %s", self.name, event.id)
             return
-        await self._dead_letter(record, producer, last_error, self.max_attempts, event)
+        await self._dead_letter(record, producer, last_error, attempts, event)
 
     async def _apply_once(self, record: ConsumerRecord, event: Envelope) -> bool:
         async with self.db.transaction() as session:
@@ -304,7 +356,7 @@ class InboxConsumer:
             record.topic,
             record.partition,
             record.offset,
-            error,
+            mask_text(error),
         )
         headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlq_")]
         headers += [
@@ -329,10 +381,13 @@ class InboxConsumer:
                     partition=record.partition,
                     offset=record.offset,
                     key=record.key.decode(errors="replace") if record.key else None,
-                    error=error[:4000],
+                    error=mask_text(error[:4000]),
                     attempts=attempts,
-                    headers={k: v.decode(errors="replace") for k, v in record.headers or [] if v},
-                    value=(record.value or b"").decode(errors="replace"),
+                    **seal_dead_letter(
+                        self.cipher,
+                        {k: v.decode(errors="replace") for k, v in record.headers or [] if v},
+                        (record.value or b"").decode(errors="replace"),
+                    ),
                     created_at=utcnow(),
                 )
             )

@@ -50,8 +50,28 @@ def make_consumer(settings: HubSettings, group_id: str, topics: list[str]) -> AI
     )
 
 
-async def ensure_topics(settings: HubSettings, topics: set[str]) -> None:
-    """Create the topics (and their DLQs' callers pass them) if they are missing."""
+def relay_marker_topic(service_name: str) -> str:
+    """A topic only this service's relay creates: finding it missing means the broker
+    lost everything (the in-memory local broker restarted), see Messaging._ensure_topics."""
+    return f"hub.relay-marker.{service_name}"
+
+
+async def list_topics(settings: HubSettings) -> set[str]:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"hub-{settings.service_name}-admin",
+        request_timeout_ms=10000,
+    )
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+async def ensure_topics(settings: HubSettings, topics: set[str]) -> set[str]:
+    """Create the topics (and their DLQs' callers pass them) if they are missing; returns
+    the ones that had to be created."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=f"hub-{settings.service_name}-admin",
@@ -62,7 +82,7 @@ async def ensure_topics(settings: HubSettings, topics: set[str]) -> None:
         existing = set(await admin.list_topics())
         missing = sorted(topics - existing)
         if not missing:
-            return
+            return set()
         new = [
             NewTopic(t, settings.kafka_topic_partitions, settings.kafka_replication_factor)
             for t in missing
@@ -72,5 +92,6 @@ async def ensure_topics(settings: HubSettings, topics: set[str]) -> None:
         except TopicAlreadyExistsError:
             pass
         log.info("created topics %s", missing)
+        return set(missing)
     finally:
         await admin.close()

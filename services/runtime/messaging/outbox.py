@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts import EventContracts
 from services.runtime.db import Database, utcnow
 from services.runtime.messaging.envelope import Envelope
+from services.runtime.messaging.errors import is_transient_publish_error
 from services.runtime.messaging.tables import outbox
 
 log = logging.getLogger("hub.outbox")
@@ -31,6 +32,10 @@ _published = metrics.get_meter("hub.outbox").create_counter(
 )
 _failures = metrics.get_meter("hub.outbox").create_counter(
     "hub.outbox.failures", description="relay rounds that failed (broker away, …)"
+)
+
+_parked = metrics.get_meter("hub.outbox").create_counter(
+    "hub.outbox.parked", description="outbox rows the relay gave up on (alert on any)"
 )
 
 OUTBOX_DIRTY = "hub_outbox_dirty"
@@ -104,6 +109,7 @@ async def outbox_batch(session: AsyncSession) -> AsyncIterator[None]:
 
 
 async def pending_count(session: AsyncSession) -> int:
+    """Rows still to publish (parked ones included: they are not delivered either)."""
     return int(
         await session.scalar(
             select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
@@ -112,11 +118,82 @@ async def pending_count(session: AsyncSession) -> int:
     )
 
 
+async def backlog(session: AsyncSession) -> dict[str, Any]:
+    """What readiness and the alerts report: unpublished rows, the oldest one's age, parked."""
+    pending, oldest = (
+        await session.execute(
+            select(func.count(), func.min(outbox.c.created_at)).where(
+                outbox.c.published_at.is_(None)
+            )
+        )
+    ).one()
+    parked = await session.scalar(
+        select(func.count()).where(outbox.c.parked_at.is_not(None), outbox.c.published_at.is_(None))
+    )
+    if isinstance(oldest, str):  # in case a driver hands the aggregate back untyped
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+    return {
+        "pending": int(pending or 0),
+        "oldest_age_seconds": round(age, 3),
+        "parked": int(parked or 0),
+    }
+
+
+async def unpark(session: AsyncSession, row_id: int) -> bool:
+    """Give a parked row (after its cause is fixed) a fresh set of attempts."""
+    result = await session.execute(
+        update(outbox)
+        .where(outbox.c.id == row_id, outbox.c.parked_at.is_not(None))
+        .values(parked_at=None, attempts=0)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def discard_parked(session: AsyncSession, row_id: int) -> bool:
+    """Give up on a parked row for good: it counts as handled and unblocks its key."""
+    now = datetime.now(UTC)
+    result = await session.execute(
+        update(outbox)
+        .where(outbox.c.id == row_id, outbox.c.parked_at.is_not(None))
+        .values(published_at=now, last_error=outbox.c.last_error + " [discarded]")
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def requeue_recent(session: AsyncSession, since: datetime) -> int:
+    """Mark rows published since ``since`` unpublished again (the broker lost them).
+
+    They keep their ids, so the relay sends them again in their original order, before
+    anything newer; consumers' inboxes absorb the ones already applied.
+    """
+    result = await session.execute(
+        update(outbox)
+        .where(
+            outbox.c.published_at.is_not(None),
+            outbox.c.published_at >= since,
+            outbox.c.parked_at.is_(None),
+        )
+        .values(published_at=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 class OutboxRelay:
     """Drains unpublished rows in id order to Kafka (acks=all) and marks them sent.
 
     One relay drains a database at a time: on PostgreSQL a transaction-scoped advisory
-    lock elects it, so two replicas never interleave one key's events.
+    lock elects it, so two replicas never interleave one key's events. On SQLite (one
+    process per file) rows are read outside the write lock and marked in a short write
+    transaction, so requests never wait on a broker round trip.
+
+    A row the broker refuses for its own sake (too large, topic that cannot be created,
+    unserialisable) is *parked* after ``max_attempts`` such failures: marked, logged as
+    an error, counted. Later rows of other keys flow on; rows of the parked row's key wait
+    behind it (per-key order is the backbone's promise) until an operator unparks or
+    discards it. Failures of the broker itself (away, timing out) never count.
     """
 
     def __init__(
@@ -129,6 +206,7 @@ class OutboxRelay:
         max_backoff: float = 10.0,
         lock_key: int = 0,
         on_failure: Any = None,
+        max_attempts: int = 10,
     ) -> None:
         self.db = db
         self.producer = producer
@@ -137,8 +215,10 @@ class OutboxRelay:
         self.max_backoff = max_backoff
         self.lock_key = lock_key
         self.on_failure = on_failure
+        self.max_attempts = max_attempts
         self._wake = asyncio.Event()
         self.published_total = 0
+        self.parked_total = 0
 
     def wake(self) -> None:
         self._wake.set()
@@ -168,46 +248,93 @@ class OutboxRelay:
                     pass
                 self._wake.clear()
 
+    def _pending_query(self) -> Any:
+        # Rows of a key with a parked row wait behind it: per-key order over progress.
+        blocked = select(outbox.c.key).where(
+            outbox.c.parked_at.is_not(None), outbox.c.published_at.is_(None)
+        )
+        return (
+            select(outbox)
+            .where(
+                outbox.c.published_at.is_(None),
+                outbox.c.parked_at.is_(None),
+                outbox.c.key.not_in(blocked),
+            )
+            .order_by(outbox.c.id)
+            .limit(self.batch_size)
+        )
+
     async def drain_once(self) -> int:
-        """Publish one batch; returns how many rows were marked published."""
-        async with self.db.transaction() as session:
-            if not self.db.is_sqlite:
+        """Publish one batch; returns how many rows were marked published (or parked)."""
+        if self.db.is_sqlite:
+            async with self.db.sessionmaker() as read:
+                rows = (await read.execute(self._pending_query())).all()
+            if not rows:
+                return 0
+            done_ids, error = await self._send(rows)
+            async with self.db.transaction() as session:
+                parked = await self._record(session, rows, done_ids, error)
+        else:
+            async with self.db.transaction() as session:
                 got = await session.scalar(
                     text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": self.lock_key}
                 )
                 if not got:
                     return 0
-            rows = (
-                await session.execute(
-                    select(outbox)
-                    .where(outbox.c.published_at.is_(None))
-                    .order_by(outbox.c.id)
-                    .limit(self.batch_size)
-                )
-            ).all()
-            if not rows:
-                return 0
-            done_ids, error = await self._send(rows)
-            now = datetime.now(UTC)
-            if done_ids:
-                await session.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_(done_ids))
-                    .values(published_at=now, attempts=outbox.c.attempts + 1)
-                )
-            if error is not None:
-                failed = rows[len(done_ids)]
-                await session.execute(
-                    update(outbox)
-                    .where(outbox.c.id == failed.id)
-                    .values(attempts=outbox.c.attempts + 1, last_error=str(error)[:2000])
-                )
+                rows = (await session.execute(self._pending_query())).all()
+                if not rows:
+                    return 0
+                done_ids, error = await self._send(rows)
+                parked = await self._record(session, rows, done_ids, error)
         self.published_total += len(done_ids)
         _published.add(len(done_ids))
-        if error is not None:
+        if error is not None and not parked:
             _failures.add(1)
             raise error
-        return len(done_ids)
+        return len(done_ids) + int(parked)
+
+    async def _record(
+        self, session: AsyncSession, rows: list[Any], done_ids: list[int], error: Exception | None
+    ) -> bool:
+        """Mark what was acknowledged; count a failure against its row. True if parked."""
+        now = datetime.now(UTC)
+        if done_ids:
+            await session.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(done_ids))
+                .values(published_at=now, attempts=outbox.c.attempts + 1)
+            )
+        if error is None:
+            return False
+        failed = rows[len(done_ids)]
+        message = f"{type(error).__name__}: {error}"[:2000]
+        if is_transient_publish_error(error):
+            # The broker's trouble, not the row's: no attempt is counted.
+            await session.execute(
+                update(outbox).where(outbox.c.id == failed.id).values(last_error=message)
+            )
+            return False
+        attempts = failed.attempts + 1
+        park = attempts >= self.max_attempts
+        await session.execute(
+            update(outbox)
+            .where(outbox.c.id == failed.id)
+            .values(attempts=attempts, last_error=message, parked_at=now if park else None)
+        )
+        if park:
+            self.parked_total += 1
+            _parked.add(1, {"topic": failed.topic})
+            log.error(
+                "outbox row %d (event %s, %s, key %s) parked after %d attempts: %s; rows of "
+                "other keys flow on, rows of this key wait until it is unparked or discarded",
+                failed.id,
+                failed.event_id,
+                failed.event_type,
+                failed.key,
+                attempts,
+                message,
+            )
+        return park
 
     async def _send(self, rows: list[Any]) -> tuple[list[int], Exception | None]:
         futures = []

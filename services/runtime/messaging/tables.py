@@ -42,6 +42,17 @@ outbox = Table(
     Column("published_at", UTCDateTime()),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
+    # Set when the relay gave up on the row (it can never be published): the row waits
+    # for an operator, later rows flow (same-key rows wait behind it; see outbox.py).
+    Column("parked_at", UTCDateTime()),
+    Index("ix_outbox_published_at", "published_at"),
+    # The relay asks on every round which keys wait behind a parked row: keep it tiny.
+    Index(
+        "ix_outbox_parked_key",
+        "key",
+        postgresql_where=text("parked_at IS NOT NULL AND published_at IS NULL"),
+        sqlite_where=text("parked_at IS NOT NULL AND published_at IS NULL"),
+    ),
     Index(
         "ix_outbox_pending",
         "id",
@@ -61,6 +72,7 @@ inbox = Table(
     Column("offset", BigInteger, nullable=False),
     Column("status", String(16), nullable=False, default="done"),
     Column("processed_at", UTCDateTime(), nullable=False, default=utcnow),
+    Index("ix_inbox_processed_at", "processed_at"),  # retention
 )
 
 dead_letters = Table(
@@ -76,7 +88,10 @@ dead_letters = Table(
     Column("key", String(200)),
     Column("error", Text, nullable=False),
     Column("attempts", Integer, nullable=False),
+    # Encrypted with the PII cipher (see dead_letters.py): an event may carry ID numbers.
     Column("headers", JSON, nullable=False),
     Column("value", Text, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
+    Column("resolved_at", UTCDateTime()),
+    Column("resolution", String(16)),  # redriven | discarded
 )

@@ -1,0 +1,23 @@
+"""parked outbox rows, resolved dead letters
+
+Revision ID: identity_0003_resilience
+Revises: identity_0002
+Create Date: 2026-12-02 15:40:00
+"""
+
+from collections.abc import Sequence
+
+from services.runtime.messaging.migration import downgrade_resilience, upgrade_resilience
+
+revision: str = "identity_0003_resilience"
+down_revision: str | None = "identity_0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    upgrade_resilience()
+
+
+def downgrade() -> None:
+    downgrade_resilience()
