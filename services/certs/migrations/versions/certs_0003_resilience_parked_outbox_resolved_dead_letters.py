@@ -1,7 +1,7 @@
 """parked outbox rows, resolved dead letters
 
 Revision ID: certs_0003_resilience
-Revises: certs_0001
+Revises: certs_0002
 Create Date: 2026-12-02 15:40:00
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from services.runtime.messaging.migration import downgrade_resilience, upgrade_resilience
 
 revision: str = "certs_0003_resilience"
-down_revision: str | None = "certs_0001"
+down_revision: str | None = "certs_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """parked outbox rows, resolved dead letters
 
-Revision ID: eval_0003_resilience
-Revises: eval_0001
+Revision ID: identity_0004_resilience
+Revises: identity_0003_accounts
 Create Date: 2026-12-02 15:40:00
 """
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from services.runtime.messaging.migration import downgrade_resilience, upgrade_resilience
 
-revision: str = "eval_0003_resilience"
-down_revision: str | None = "eval_0001"
+revision: str = "identity_0004_resilience"
+down_revision: str | None = "identity_0003_accounts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
