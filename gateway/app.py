@@ -51,7 +51,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
         hub.on_shutdown.append(close_pool)
         configure_intake(hub, settings)
-        register_retention(hub.retention, settings.intake_idempotency_ttl_hours)
+        register_retention(hub.retention)
 
     app = create_service_app(
         settings=settings,

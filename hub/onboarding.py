@@ -8,16 +8,13 @@ app key + secret. The credentials are returned once; neither database can show t
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from gateway.clients import registry
 from gateway.settings import GatewaySettings
 from services.identity import clients
 from services.identity.clients import ClientSpec
-from services.identity.secrets import digest
 from services.identity.settings import IdentitySettings
 from services.identity.store import repo
 from services.runtime.db import Database
@@ -28,7 +25,6 @@ PUSH_SCOPE = "cases:push"
 DEMO_COUNTY_ID = "demo-county"
 DEMO_COUNTY_ORGS = ("11440200MB2C12345W", "11440204000000527F")
 # The gateway's own client at identity, to introspect tokens (revocation checks).
-GATEWAY_CLIENT_ID = "hub-gateway"
 
 
 class OnboardingError(ValueError):
@@ -128,38 +124,3 @@ async def register_demo_county(gateway_url: str) -> list[str]:
     finally:
         await db.dispose()
     return [f"gateway: '{DEMO_COUNTY_ID}' may push for orgs {', '.join(DEMO_COUNTY_ORGS)}"]
-
-
-def stored_secret(secret_file: Path) -> str:
-    """A secret kept in ``secret_file`` (owner-only), generated on first use."""
-    secret = secret_file.read_text().strip() if secret_file.exists() else ""
-    if not secret:
-        secret = secrets.token_urlsafe(32)
-        secret_file.parent.mkdir(parents=True, exist_ok=True)
-        secret_file.touch(mode=0o600)
-        secret_file.write_text(secret)
-    return secret
-
-
-async def ensure_introspection_client(identity_url: str, secret: str) -> str:
-    """The gateway's own confidential client at identity with ``can_introspect`` and the
-    given secret (kept by the runner, see :func:`stored_secret`); returns its id."""
-    db = Database(IdentitySettings(database_url=identity_url).resolved_database_url())
-    try:
-        async with db.transaction() as session:
-            row = await repo.client(session, GATEWAY_CLIENT_ID)
-            if row is None:
-                row, _ = await clients.create_client(
-                    session,
-                    ClientSpec(
-                        client_id=GATEWAY_CLIENT_ID,
-                        name="网关 (token introspection)",
-                        grant_types=["client_credentials"],
-                        scopes=[],
-                        can_introspect=True,
-                    ),
-                )
-            row.secret_hash = digest(secret)
-    finally:
-        await db.dispose()
-    return GATEWAY_CLIENT_ID

@@ -106,7 +106,7 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -
 
 
 def run_seeds(env_by_name: dict[str, dict[str, str]]) -> list[str]:
-    from hub.onboarding import ensure_introspection_client, register_demo_county, stored_secret
+    from hub.onboarding import register_demo_county
 
     lines: list[str] = []
     for name, target in SEEDS.items():
@@ -116,14 +116,6 @@ def run_seeds(env_by_name: dict[str, dict[str, str]]) -> list[str]:
     gateway = env_by_name[GATEWAY.name]
     # The demo county client may push only once registered at the gateway, for its orgs.
     lines += asyncio.run(register_demo_county(gateway["HUB_DATABASE_URL"]))
-    # The intake route checks that tokens are still active: the gateway introspects with
-    # its own client (unless the operator configured one).
-    if not gateway.get("HUB_AUTH_CLIENT_ID"):
-        secret = stored_secret(VAR_DIR / "secrets" / "gateway-client")
-        identity_url = env_by_name["identity"]["HUB_DATABASE_URL"]
-        client_id = asyncio.run(ensure_introspection_client(identity_url, secret))
-        gateway["HUB_AUTH_CLIENT_ID"] = client_id
-        gateway["HUB_AUTH_CLIENT_SECRET"] = secret
     return lines
 
 
@@ -136,8 +128,8 @@ def service_credentials(identity_database_url: str) -> dict[str, str]:
     if not path.exists():
         import secrets
 
+        path.touch(mode=0o600)  # owner-only before the secret is in it
         path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
     secret = path.read_text().strip()
     asyncio.run(ensure_service_client(identity_database_url, secret))
     return {"HUB_AUTH_CLIENT_ID": SERVICE_CLIENT_ID, "HUB_AUTH_CLIENT_SECRET": secret}

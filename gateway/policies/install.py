@@ -27,10 +27,9 @@ def install_front_door(app: FastAPI, settings: GatewaySettings) -> Policies:
 
         hub.on_shutdown.append(close_store)
     else:
-        db_store = DatabaseIdempotencyStore(hub.db)
-        store = db_store
-        # Redis expires its keys itself; database rows are purged once past their expiry.
-        hub.background.every("idempotency-janitor", db_store.purge_expired, 600.0, 600.0)
+        # Redis expires its keys itself; database rows are purged once past their expiry
+        # by the runtime's retention job (gateway/store/retention.py).
+        store = DatabaseIdempotencyStore(hub.db)
 
     async def close_counters(_hub: Hub) -> None:
         await counters.close()

@@ -1,62 +1,19 @@
 """Stored answers of calls made with an ``Idempotency-Key`` (per client).
 
-``idempotent_answers`` serves the REST intake's own handling; ``idempotency_records``
-(below) serves the front door's, for every POST of an external system.
+``idempotency_records`` serves the front door (gateway/policies), for every POST of an
+external system, the 办件 intake included; the retention job purges expired rows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.store.tables import IdempotencyRecord, IdempotentAnswer
+from gateway.store.tables import IdempotencyRecord
 from services.runtime.db import Database, utcnow
-
-
-async def find(session: AsyncSession, client_id: str, key: str) -> IdempotentAnswer | None:
-    return (
-        await session.execute(
-            select(IdempotentAnswer).where(
-                IdempotentAnswer.client_id == client_id, IdempotentAnswer.idempotency_key == key
-            )
-        )
-    ).scalar_one_or_none()
-
-
-def remember(
-    session: AsyncSession,
-    *,
-    client_id: str,
-    key: str,
-    request_digest: str,
-    status_code: int,
-    body: dict[str, Any],
-) -> None:
-    session.add(
-        IdempotentAnswer(
-            client_id=client_id,
-            idempotency_key=key,
-            request_digest=request_digest,
-            status_code=status_code,
-            body=body,
-        )
-    )
-
-
-async def purge_older_than(db: Database, ttl: timedelta) -> int:
-    async with db.transaction() as session:
-        result = await session.execute(
-            delete(IdempotentAnswer).where(IdempotentAnswer.created_at < utcnow() - ttl)
-        )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-# --- front door records -------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -155,10 +112,3 @@ class DatabaseIdempotencyStore:
                     IdempotencyRecord.state == "pending",
                 )
             )
-
-    async def purge_expired(self) -> int:
-        async with self.db.transaction() as session:
-            result = await session.execute(
-                delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < utcnow())
-            )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]

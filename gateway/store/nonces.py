@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.store.tables import UsedNonce
-from services.runtime.db import Database, utcnow
+from services.runtime.db import Database
 
 
 async def consume(db: Database, app_key: str, nonce: str, expires_at: datetime) -> bool:
@@ -27,9 +27,3 @@ async def consume(db: Database, app_key: str, nonce: str, expires_at: datetime) 
     except IntegrityError:
         return False
     return True
-
-
-async def purge_expired(db: Database) -> int:
-    async with db.transaction() as session:
-        result = await session.execute(delete(UsedNonce).where(UsedNonce.expires_at < utcnow()))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]

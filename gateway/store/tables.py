@@ -66,21 +66,6 @@ class IntakeRecord(Base):
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class IdempotentAnswer(Base):
-    """The stored answer to a REST call made with an ``Idempotency-Key``."""
-
-    __tablename__ = "idempotent_answers"
-    __table_args__ = (UniqueConstraint("client_id", "idempotency_key"),)
-
-    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
-    client_id: Mapped[str] = mapped_column(String(100))
-    idempotency_key: Mapped[str] = mapped_column(String(200))
-    request_digest: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
-    body: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-
-
 class IdempotencyRecord(Base):
     """Front door ``Idempotency-Key`` (gateway/policies): a POST in flight or its answer.
 

@@ -24,7 +24,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from hub.broker import LocalBroker
-from hub.onboarding import DEMO_COUNTY_ORGS, ensure_introspection_client, register_demo_county
+from hub.onboarding import DEMO_COUNTY_ORGS, register_demo_county
 from services.identity import seed
 from tests.peers.county_system import REST_PATH, County, CountySystem
 from tests.peers.province_realname import Company, ProvinceRealName
@@ -69,7 +69,8 @@ def stack(pg: DatabaseFactory, broker: LocalBroker, log_dir: Path) -> Iterator[S
     # What `make run` adds: the demo county registered at the gateway for its orgs, and
     # the gateway's own client at identity to check that tokens are still active.
     asyncio.run(register_demo_county(gateway_db))
-    gateway_client = asyncio.run(ensure_introspection_client(identity_db, GATEWAY_SECRET))
+    asyncio.run(seed.ensure_service_client(identity_db, GATEWAY_SECRET))
+    gateway_client = seed.SERVICE_CLIENT_ID
     identity = AppProcess("identity", "services.identity.app:create_app", {}, log_dir)
     gateway = AppProcess("gateway", "gateway.app:create_app", {}, log_dir)
     issuer = f"{gateway.url}/api/identity"

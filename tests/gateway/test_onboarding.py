@@ -203,37 +203,41 @@ async def test_make_run_seeds_register_the_demo_county_and_the_gateway_client(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`make run`: the README's demo county may push for its demo orgs, and the gateway
-    gets its own introspecting client at identity (same secret across restarts)."""
+    (like every resource server) gets the services' introspecting client at identity,
+    with the same secret across restarts."""
     import hub.runner as runner
-    from hub.onboarding import DEMO_COUNTY_ID, DEMO_COUNTY_ORGS, GATEWAY_CLIENT_ID
+    from hub.onboarding import DEMO_COUNTY_ID, DEMO_COUNTY_ORGS
     from services.identity.secrets import digest
+    from services.identity.seed import SERVICE_CLIENT_ID
     from services.runtime.db import Database
 
     monkeypatch.setattr(runner, "VAR_DIR", tmp_path)
     envs = {
         name: {"HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / (name + '.db')}"}
-        for name in ("identity", "matters", "gateway")
+        for name in ("identity", "matters", "certs", "gateway")
     }
     for name, env in envs.items():
         await asyncio.to_thread(migrate, name, env["HUB_DATABASE_URL"])
     lines = await asyncio.to_thread(runner.run_seeds, envs)
     assert any(DEMO_COUNTY_ID in line and DEMO_COUNTY_ORGS[0] in line for line in lines)
-    secret = envs["gateway"]["HUB_AUTH_CLIENT_SECRET"]
-    assert envs["gateway"]["HUB_AUTH_CLIENT_ID"] == GATEWAY_CLIENT_ID
-    assert (tmp_path / "secrets" / "gateway-client").stat().st_mode & 0o077 == 0
-    del envs["gateway"]["HUB_AUTH_CLIENT_ID"], envs["gateway"]["HUB_AUTH_CLIENT_SECRET"]
+    identity_url = envs["identity"]["HUB_DATABASE_URL"]
+    credentials = await asyncio.to_thread(runner.service_credentials, identity_url)
+    assert credentials["HUB_AUTH_CLIENT_ID"] == SERVICE_CLIENT_ID
+    assert (tmp_path / "service-client.secret").stat().st_mode & 0o077 == 0
     await asyncio.to_thread(runner.run_seeds, envs)  # a restart: idempotent
-    assert envs["gateway"]["HUB_AUTH_CLIENT_SECRET"] == secret
+    again = await asyncio.to_thread(runner.service_credentials, identity_url)
+    assert again == credentials
 
     gateway_db = Database(envs["gateway"]["HUB_DATABASE_URL"])
-    identity_db = Database(envs["identity"]["HUB_DATABASE_URL"])
+    identity_db = Database(identity_url)
     try:
         async with gateway_db.sessionmaker() as session:
             county = await get_client(session, DEMO_COUNTY_ID)
         assert county is not None and county.orgs == list(DEMO_COUNTY_ORGS)
         assert county.channels == ["rest"] and county.status == "active"
         async with identity_db.sessionmaker() as session:
-            own = await session.get(Client, GATEWAY_CLIENT_ID)
+            own = await session.get(Client, SERVICE_CLIENT_ID)
+        secret = credentials["HUB_AUTH_CLIENT_SECRET"]
         assert own is not None and own.can_introspect and own.secret_hash == digest(secret)
     finally:
         await gateway_db.dispose()

@@ -17,8 +17,11 @@ import redis
 from sqlalchemy import func, select
 
 from gateway.store.idempotency import DatabaseIdempotencyStore, StoredCall
+from gateway.store.retention import register_retention
 from gateway.store.tables import IdempotencyRecord
 from services.runtime.db import Database
+from services.runtime.retention import Retention
+from services.runtime.settings import HubSettings
 from tests.gateway.policy_support import (
     Clients,
     UpstreamState,
@@ -63,6 +66,8 @@ async def gateway(
     extra = {"redis_url": REDIS, "redis_key_prefix": prefix} if request.param == "redis" else {}
     s = policy_settings(db_url, issuer, {"up": upstream[0]}, **extra)
     async with gateway_clients(s) as pair:
+        # Intake asks whether a token is still active: the issuer answers (in process).
+        pair[0].state.hub.extras["token_introspector"] = issuer.introspector()
         yield pair
     if request.param == "redis":
         r = redis.Redis.from_url(REDIS)
@@ -204,7 +209,9 @@ async def test_database_records_expire(db_url: str, issuer: TestIssuer) -> None:
     await store.finish(
         "county-x", k, status_code=201, content_type=None, body=b"", ttl=timedelta(seconds=-1)
     )
-    assert await store.purge_expired() >= 1
+    retention = Retention(db, HubSettings())
+    register_retention(retention)
+    assert await retention.run_until_done() >= 1
     async with db.sessionmaker() as session:
         count = await session.scalar(
             select(func.count())

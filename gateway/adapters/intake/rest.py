@@ -8,18 +8,13 @@ one malformed item is reported as that item's rejection instead of failing the b
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapters.intake.ingest import (
-    MAX_ATTEMPTS,
     Counts,
-    ExtraStep,
     ItemResult,
     accept_call,
     log_call,
@@ -28,7 +23,6 @@ from gateway.adapters.intake.ingest import (
 from gateway.adapters.intake.limits import MAX_DEPTH, depth_exceeds
 from gateway.clients.registry import ClientRefused, admitted
 from gateway.settings import GatewaySettings
-from gateway.store import idempotency
 from services.runtime.auth import Principal, require_active_token
 from services.runtime.crypto import sm3_hex
 from services.runtime.deps import HubDep
@@ -36,7 +30,6 @@ from services.runtime.problems import Problem
 
 CHANNEL = "rest"
 SCOPE = "cases:push"
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
 # An ACTIVE token: a revoked or disabled client is refused at once (introspection).
 PushPrincipal = Annotated[Principal, Depends(require_active_token(SCOPE))]
@@ -97,7 +90,13 @@ async def push_case_events(
     request: Request,
     hub: HubDep,
     principal: PushPrincipal,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="replays the first answer for 24 h (handled by the gateway's front door)",
+        ),
+    ] = None,
 ) -> JSONResponse:
     settings = hub.settings
     assert isinstance(settings, GatewaySettings)
@@ -118,10 +117,6 @@ async def push_case_events(
         )
         raise Problem(403, str(refused), code=refused.code) from refused
     orgs = frozenset(client.orgs)
-    if idempotency_key is not None and _IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
-        raise Problem(
-            400, "Idempotency-Key must be 1-200 visible ASCII characters.", code="bad-header"
-        )
     try:
         events = _events_of(body, settings.intake_max_batch)
     except Problem as problem:
@@ -135,74 +130,9 @@ async def push_case_events(
         )
         raise
     items = normalise_all(events, source_system=client_id, channel=CHANNEL)
-    if idempotency_key is None:
-        results = await accept_call(
-            hub, client_id=client_id, orgs=orgs, channel=CHANNEL, items=items, body_digest=digest
-        )
-        return JSONResponse(_answer_body(results), status_code=202)
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        async with hub.db.sessionmaker() as session:
-            stored = await idempotency.find(session, client_id, idempotency_key)
-        if stored is not None:
-            return await _replay(hub, stored, client_id=client_id, digest=digest)
-        try:
-            results = await accept_call(
-                hub,
-                client_id=client_id,
-                orgs=orgs,
-                channel=CHANNEL,
-                items=items,
-                body_digest=digest,
-                extra=_remember_answer(client_id, idempotency_key, digest),
-            )
-        except IntegrityError:
-            # Another call with the same key committed first: answer as it did.
-            if attempt == MAX_ATTEMPTS:
-                raise
-            continue
-        return JSONResponse(_answer_body(results), status_code=202)
-    raise AssertionError("unreachable")
-
-
-def _remember_answer(client_id: str, key: str, digest: str) -> ExtraStep:
-    async def remember(session: AsyncSession, results: list[ItemResult]) -> None:
-        idempotency.remember(
-            session,
-            client_id=client_id,
-            key=key,
-            request_digest=digest,
-            status_code=202,
-            body=_answer_body(results),
-        )
-
-    return remember
-
-
-async def _replay(
-    hub: HubDep, stored: idempotency.IdempotentAnswer, *, client_id: str, digest: str
-) -> JSONResponse:
-    if stored.request_digest != digest:
-        await log_call(
-            hub,
-            client_id=client_id,
-            channel=CHANNEL,
-            result="refused",
-            body_digest=digest,
-            detail="idempotency-key-reused",
-        )
-        raise Problem(
-            422,
-            "This Idempotency-Key was used with a different body.",
-            code="idempotency-key-reused",
-        )
-    await log_call(
-        hub,
-        client_id=client_id,
-        channel=CHANNEL,
-        result="replayed",
-        body_digest=digest,
-        detail="answer of an earlier call with the same Idempotency-Key",
+    # Idempotency-Key (replay, 422 on another body, 409 while in flight) is the front
+    # door's (gateway/policies), for this route as for every POST of an external system.
+    results = await accept_call(
+        hub, client_id=client_id, orgs=orgs, channel=CHANNEL, items=items, body_digest=digest
     )
-    return JSONResponse(
-        stored.body, status_code=stored.status_code, headers={"Idempotency-Replayed": "true"}
-    )
+    return JSONResponse(_answer_body(results), status_code=202)
