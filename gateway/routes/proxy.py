@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, Request
@@ -126,7 +127,7 @@ def build_proxy_router(pool: UpstreamPool) -> APIRouter:
                 headers={"Retry-After": str(retry_seconds(wait))},
             )
         client = pool.clients[service]
-        url = f"{base}/{path}"
+        url = base + _upstream_path(request, service, path)
         if request.url.query:
             url += f"?{request.url.query}"
         has_body = request.method not in BODYLESS
@@ -138,12 +139,15 @@ def build_proxy_router(pool: UpstreamPool) -> APIRouter:
             and (has_body or k.lower() != "content-length")
         ]
         headers += _forwarded(request, service, pool.trusted)
-        upstream_request = client.build_request(
-            request.method,
-            url,
-            headers=headers,
-            content=_timed_body(request, pool.body_timeout) if has_body else None,
-        )
+        try:
+            upstream_request = client.build_request(
+                request.method,
+                url,
+                headers=headers,
+                content=_timed_body(request, pool.body_timeout) if has_body else None,
+            )
+        except httpx.InvalidURL as exc:
+            raise Problem(400, "The request path is not a valid URL.", code="bad-path") from exc
         try:
             upstream = await client.send(upstream_request, stream=True)
         except SlowBody as exc:
@@ -192,6 +196,17 @@ def build_proxy_router(pool: UpstreamPool) -> APIRouter:
         return response
 
     return router
+
+
+def _upstream_path(request: Request, service: str, path: str) -> str:
+    """The path as the client sent it (still percent-encoded), minus ``/api/<service>``:
+    re-joining the decoded ``path`` would turn ``%06`` into a raw control character,
+    which is not a URL any more, and ``%2F`` into a path separator."""
+    raw = request.scope.get("raw_path")
+    prefix = f"/api/{service}/".encode()
+    if isinstance(raw, bytes) and raw.startswith(prefix):
+        return "/" + raw[len(prefix) :].decode("latin-1")
+    return "/" + quote(path, safe="/:@!$&'()*+,;=-._~")
 
 
 def _forwarded(

@@ -138,3 +138,16 @@ def test_service_docs_link_to_their_openapi_under_the_gateway_prefix(
     assert "/api/notes/openapi.json" in html
     # Directly (no gateway) the same page links to the unprefixed document.
     assert "'/openapi.json'" in httpx.get(f"{stack['notes'].url}/docs", timeout=10).text
+
+
+def test_percent_encoded_control_characters_reach_the_upstream_encoded(
+    stack: dict[str, AppProcess],
+) -> None:
+    """Found by `make fuzz`: the decoded path re-joined into the upstream URL held a raw
+    control character (``%06``), which httpx refuses: a 500. The path now travels as the
+    client encoded it, and the upstream answers for itself (a 404 problem here)."""
+    gw = stack["gateway"].url
+    for path in ("/api/notes/v1/items/%06", "/api/notes/v1/%0F%07x", "/api/notes/v1/a%2Fb"):
+        r = httpx.get(f"{gw}{path}", timeout=10)
+        assert r.status_code == 404, (path, r.status_code, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
