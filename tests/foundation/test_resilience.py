@@ -362,7 +362,7 @@ async def test_gateway_and_identity_register_their_own_purges(pg: DatabaseFactor
         )
     settings = HubSettings()
     gw_retention, id_retention = Retention(gw, settings), Retention(ident, settings)
-    gateway_rules(gw_retention, 24)
+    gateway_rules(gw_retention)
     identity_rules(id_retention)
     await gw_retention.run_until_done()
     await id_retention.run_until_done()

@@ -85,7 +85,7 @@ async def test_parallel_intake_on_sqlite_with_the_relay_running_never_hits_a_loc
     tmp_path: Path, broker: LocalBroker, caplog: pytest.LogCaptureFixture
 ) -> None:
     from gateway.app import create_app as create_gateway
-    from tests.gateway.conftest import gateway_settings
+    from tests.gateway.conftest import gateway_settings, register
     from tests.peers.county_system import COUNTIES, CountySystem, RestPusher
     from tests.support.apps import migrate, serve
     from tests.support.tokens import TestIssuer
@@ -98,7 +98,10 @@ async def test_parallel_intake_on_sqlite_with_the_relay_running_never_hits_a_loc
         url, issuer, kafka_enabled=True, kafka_bootstrap_servers=broker.bootstrap
     )
     app = create_gateway(settings)
+    # Intake admits registered systems with active tokens only (the issuer answers).
+    app.state.hub.extras["token_introspector"] = issuer.introspector()
     async with serve(app) as client:
+        await register(app.state.hub, "county-sqlite-load", COUNTIES[0])
         pusher = RestPusher(client, issuer.client("county-sqlite-load", "cases:push"))
         county = CountySystem(COUNTIES[0], seed=77)
         batches = [county.stream(3) for _ in range(PUSHES)]
