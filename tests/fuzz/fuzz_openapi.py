@@ -167,7 +167,12 @@ async def _token(hub: Hub, caller: str) -> str | None:
     return str(token["access_token"])
 
 
-DOCUMENTS = sorted((PROJECT_ROOT / "contracts" / "openapi").glob("*.json"))
+# Identity last: fuzzing it as a logged-in caller changes that account (a TOTP enrolment
+# makes every later password login ask for a second factor).
+DOCUMENTS = sorted(
+    (PROJECT_ROOT / "contracts" / "openapi").glob("*.json"),
+    key=lambda d: (d.stem == "identity", d.stem),
+)
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -204,7 +209,12 @@ def test_no_server_errors(hub: Hub, document: Path, caller: str, tmp_path: Path)
     if token is not None:
         command += ["--header", f"Authorization: Bearer {token}"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=PROJECT_ROOT)
-    output = result.stdout[-8000:] + result.stderr[-2000:]
-    assert result.returncode == 0, f"schemathesis found server errors as {caller}:\n{output}"
+    output = result.stdout + result.stderr
+    (tmp_path / "schemathesis.txt").write_text(output)
+    # The only check is not_a_server_error: any failure is a 5xx. Schemathesis's own
+    # "errors" (a body it cannot serialise, a generator crash) are not the API's fault.
+    server_errors = "Failures:" in output or "Server error" in output
+    assert not server_errors, f"schemathesis found server errors as {caller}:\n{output[-8000:]}"
+    assert "Test cases:" in output, f"schemathesis did not run as {caller}:\n{output[-4000:]}"
     for proc in hub.procs.values():
         assert proc.process is not None and proc.process.poll() is None, f"{proc.name} died"
