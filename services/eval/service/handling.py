@@ -103,6 +103,7 @@ async def step(
     action: str,
     notes: str | None,
     evidence: list[str] | None,
+    now: dt.datetime | None = None,
 ) -> RectificationRow:
     act = rect.Action(action)
     if act in rect.REVIEW_ACTIONS and not principal.has_role(REVIEWER_ROLE):
@@ -117,7 +118,7 @@ async def step(
         and not (notes or "").strip()
     ):
         raise Problem(422, f"{act} needs notes saying what was done", code="notes-required")
-    now = utcnow()
+    now = now or utcnow()
     async with db.transaction() as session:
         row = await repo.rectification(session, rid, lock=True)
         if row is None or not _may_see(principal, row):

@@ -116,6 +116,7 @@ async def submit(
     comment: str | None,
     anonymous: bool,
     contact_phone: str | None,
+    now: dt.datetime | None = None,
 ) -> EvaluationRow:
     """一事一评 by the 办件's applicant (or its agent); others are told it does not exist."""
     key = applicant_key(principal)
@@ -126,7 +127,7 @@ async def submit(
         raise Problem(422, str(exc), code=code) from None
     if anonymous and contact_phone:
         raise Problem(422, "an anonymous rating leaves no contact", code="invalid-contact")
-    now = utcnow()
+    now = now or utcnow()
     try:
         async with db.transaction() as session:
             inv = await repo.invitation(session, case_no, lock=True)
