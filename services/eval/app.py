@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.eval.api.applicants import router as applicants_router
+from services.eval.api.qr import router as qr_router
 from services.eval.api.staff import router as staff_router
 from services.eval.api.statistics import router as statistics_router
 from services.eval.events.consumers import register
@@ -41,7 +42,7 @@ def create_app(settings: EvalSettings | None = None) -> FastAPI:
         settings=settings,
         title="Evaluation (好差评)",
         description="Invitations, ratings, 差评 handling on a working-day clock, public figures.",
-        routers=[applicants_router, staff_router, statistics_router],
+        routers=[applicants_router, qr_router, staff_router, statistics_router],
         topics=[TOPIC],
         configure=configure,
     )

@@ -193,3 +193,21 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for s in statuses
     }
+
+
+class QrCode(BaseModel):
+    case_no: str
+    code: str = Field(description="signed one-time code, printed as a QR code on the receipt")
+    valid_until: dt.datetime
+
+
+class QrEvaluationIn(BaseModel):
+    """二维码评价: no login; the code names the 办件 and works once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=10, max_length=200)
+    level: int = Field(ge=1, le=5, description="5 非常满意 … 1 非常不满意")
+    indicators: dict[str, int] = Field(default_factory=dict, max_length=8)
+    categories: list[str] = Field(default_factory=list, max_length=7)
+    comment: str | None = Field(default=None, max_length=1000)

@@ -36,7 +36,7 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-def _evaluation(
+def new_evaluation(
     inv: InvitationRow,
     channel: str,
     level: int,
@@ -141,7 +141,7 @@ async def submit(
                 raise Problem(
                     409, "this 办件 is already rated on that channel", code="already-rated"
                 )
-            ev = _evaluation(
+            ev = new_evaluation(
                 inv,
                 channel,
                 int(lvl),
@@ -266,7 +266,7 @@ async def give_default_ratings(
                 inv.window_closed_at = now
                 if inv.case_no in rated:
                     continue
-                ev = _evaluation(
+                ev = new_evaluation(
                     inv, str(Channel.DEFAULT), int(DEFAULT_LEVEL), now, is_default=True
                 )
                 ev.evaluator_kind, ev.evaluator_ref = inv.applicant_kind, inv.applicant_ref

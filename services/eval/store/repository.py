@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.eval.store.tables import (
     EvaluationRow,
     InvitationRow,
+    QrCodeRow,
     RectificationRow,
     StepRow,
     WarningRow,
@@ -183,3 +184,10 @@ async def figure_counts(
         .order_by(key)
     )
     return [tuple(r) for r in (await session.execute(stmt)).all()]
+
+
+async def qr_code(session: AsyncSession, nonce: str, *, lock: bool = False) -> QrCodeRow | None:
+    stmt = select(QrCodeRow).where(QrCodeRow.nonce == nonce)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()

@@ -133,3 +133,16 @@ class IdentityAccessRow(Base):
     purpose: Mapped[str] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class QrCodeRow(Base):
+    """二维码评价: a signed one-time code for one 办件, printed on the window receipt."""
+
+    __tablename__ = "qr_codes"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(43), index=True)
+    issued_by: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    evaluation_id: Mapped[str | None] = mapped_column(String(32))

@@ -1,8 +1,8 @@
-"""invitations, ratings, rectifications, warnings, identity-access audit
+"""invitations, ratings, rectifications, warnings, identity-access audit, QR codes
 
 Revision ID: eval_0003_core
 Revises: eval_0002_resilience
-Create Date: 2026-12-02 16:04:04.357285
+Create Date: 2026-12-02 16:09:27.999596
 """
 
 from collections.abc import Sequence
@@ -115,6 +115,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_invitations_org_uscc"), ["org_uscc"], unique=False)
 
     op.create_table(
+        "qr_codes",
+        sa.Column("nonce", sa.String(length=32), nullable=False),
+        sa.Column("case_no", sa.String(length=43), nullable=False),
+        sa.Column("issued_by", sa.String(length=200), nullable=False),
+        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("evaluation_id", sa.String(length=32), nullable=True),
+        sa.PrimaryKeyConstraint("nonce", name=op.f("pk_qr_codes")),
+    )
+    with op.batch_alter_table("qr_codes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_qr_codes_case_no"), ["case_no"], unique=False)
+
+    op.create_table(
         "rectification_steps",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("rectification_id", sa.String(length=32), nullable=False),
@@ -170,6 +183,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_rectification_steps_rectification_id"))
 
     op.drop_table("rectification_steps")
+    with op.batch_alter_table("qr_codes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_qr_codes_case_no"))
+
+    op.drop_table("qr_codes")
     with op.batch_alter_table("invitations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_invitations_org_uscc"))
         batch_op.drop_index(batch_op.f("ix_invitations_default_due_at"))
