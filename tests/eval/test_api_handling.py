@@ -79,6 +79,8 @@ async def test_the_whole_handling_and_who_sees_what(pg: DatabaseFactory) -> None
         verified = await step(client, rid, handler, "verify", notes="属实")
         assert verified.status_code == 200 and verified.json()["state"] == "rectifying"
         assert (await step(client, rid, handler, "rectify")).status_code == 422  # no notes
+        assert (await step(client, rid, handler, "rectify", notes="\u0000")).status_code == 422
+        assert (await step(client, rid, handler, "fix", notes="x")).status_code == 422
         done = await step(client, rid, handler, "rectify", notes="已一次性告知材料清单")
         assert done.json()["state"] == "return_visit"
         assert (await client.get(contact, headers=handler)).status_code == 403
@@ -93,11 +95,18 @@ async def test_the_whole_handling_and_who_sees_what(pg: DatabaseFactory) -> None
         assert body["steps"][-1]["notes"] == "已电话回访, 申请人认可"
         assert body["steps"][1]["actor_org"] == ORG
 
+        # no route lets staff edit or delete a rating
+        for method in ("PUT", "PATCH", "DELETE"):
+            r = await client.request(
+                method, f"/v1/evaluations/{ev.json()['id']}", json={"level": 5}, headers=handler
+            )
+            assert r.status_code in (404, 405)
         # the evaluator rates the rectification, once
         url = f"/v1/evaluations/{ev.json()['id']}/rectification-rating"
         assert (await client.post(url, json={"level": 4}, headers=mine)).status_code == 200
         assert (await client.post(url, json={"level": 5}, headers=mine)).status_code == 409
         listed = (await client.get("/v1/me/evaluations", headers=mine)).json()["items"]
+        assert listed[0]["level"] == 1 and listed[0]["comment"] == "材料交了三次还没办好"
         assert listed[0]["rectification_state"] == "closed"
         assert listed[0]["rectification_rating"] == 4
 

@@ -185,6 +185,9 @@ async def test_bad_input_is_a_problem_never_a_500(pg: DatabaseFactory) -> None:
         good(case_no, anonymous=True, contact_phone="13800000000"),
         good("short"),
         good(case_no, unexpected=True),
+        good(case_no, comment="nul \u0000 byte"),
+        good(case_no, level=1, categories=["other"], comment="\u0000"),
+        good(case_no, indicators={"over\u0000all": 5}),
         [1, 2],
         "not an object",
     ]
@@ -204,5 +207,7 @@ async def test_bad_input_is_a_problem_never_a_500(pg: DatabaseFactory) -> None:
         )
         assert_problem(await client.get("/v1/statistics", params={"group_by": "evaluator"}), 422)
         assert_problem(await client.get("/v1/statistics", params={"period_from": "2026-13"}), 422)
+        assert_problem(await client.get("/v1/statistics", params={"channel": "p\u0000c"}), 422)
+        assert_problem(await client.get("/v1/statistics", params={"org": "x"}), 422)
     async with h.hub.db.sessionmaker() as s:
         assert list((await s.execute(select(EvaluationRow))).scalars()) == []

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 CaseNo = Field(pattern=r"^[0-9A-Z]{43}$", description="办件编号 (43)")
+# Free text: no control characters but line breaks and tabs (PostgreSQL refuses NUL).
+TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+Text = Annotated[str, Field(pattern=TEXT)]
 ChannelIn = Literal["pc", "app", "h5", "sms", "qr", "window", "kiosk", "hotline_12345"]
 
 
@@ -25,7 +28,7 @@ class EvaluationIn(BaseModel):
     categories: list[str] = Field(
         default_factory=list, max_length=7, description="差评 categories (levels 1–2)"
     )
-    comment: str | None = Field(default=None, max_length=1000)
+    comment: str | None = Field(default=None, max_length=1000, pattern=TEXT)
     anonymous: bool = Field(default=False, description="匿名: no return visit, no contact kept")
     contact_phone: str | None = Field(
         default=None, pattern=r"^1[3-9][0-9]{9}$", description="for the 回访 of a 实名差评"
@@ -34,7 +37,7 @@ class EvaluationIn(BaseModel):
 
 class FollowUpIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    comment: str = Field(min_length=1, max_length=1000)
+    comment: str = Field(min_length=1, max_length=1000, pattern=TEXT)
 
 
 class RectificationRatingIn(BaseModel):
@@ -47,8 +50,8 @@ class StepIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     action: Literal["verify", "rectify", "return_visit", "appeal", "uphold", "reject"]
-    notes: str | None = Field(default=None, max_length=2000)
-    evidence: list[str] | None = Field(
+    notes: str | None = Field(default=None, max_length=2000, pattern=TEXT)
+    evidence: list[Annotated[Text, Field(max_length=2000)]] | None = Field(
         default=None, max_length=20, description="申诉 evidence (references, texts)"
     )
 
@@ -210,4 +213,4 @@ class QrEvaluationIn(BaseModel):
     level: int = Field(ge=1, le=5, description="5 非常满意 … 1 非常不满意")
     indicators: dict[str, int] = Field(default_factory=dict, max_length=8)
     categories: list[str] = Field(default_factory=list, max_length=7)
-    comment: str | None = Field(default=None, max_length=1000)
+    comment: str | None = Field(default=None, max_length=1000, pattern=TEXT)

@@ -11,6 +11,7 @@ from services.eval.service import statistics
 from services.runtime.deps import ReadSession
 
 router = APIRouter(prefix="/v1", tags=["statistics"])
+ChannelQ = Literal["pc", "app", "h5", "sms", "qr", "window", "kiosk", "hotline_12345", "default"]
 Period = Annotated[str | None, Query(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$")]
 
 
@@ -29,7 +30,7 @@ async def figures(
     period_to: Period = None,
     org: Annotated[str | None, Query(pattern=r"^[0-9A-Z]{18}$")] = None,
     matter: Annotated[str | None, Query(pattern=r"^[0-9A-Z]{31}$")] = None,
-    channel: Annotated[str | None, Query(max_length=16)] = None,
+    channel: Annotated[ChannelQ | None, Query()] = None,
 ) -> dict[str, Any]:
     filters = {k: v for k, v in (("org", org), ("matter", matter), ("channel", channel)) if v}
     groups = await statistics.figures(session, group_by, period_from, period_to, filters)
