@@ -91,6 +91,7 @@ class Evaluation(BaseModel):
     is_default: bool
     is_bad: bool
     excluded: bool
+    entered_by: str | None = Field(description="the 12345 operator who entered it, if one did")
     submitted_at: dt.datetime
 
 
@@ -214,3 +215,21 @@ class QrEvaluationIn(BaseModel):
     indicators: dict[str, int] = Field(default_factory=dict, max_length=8)
     categories: list[str] = Field(default_factory=list, max_length=7)
     comment: str | None = Field(default=None, max_length=1000, pattern=TEXT)
+
+
+class HotlineEvaluationIn(BaseModel):
+    """A rating the 12345 operator enters on the applicant's behalf (recorded as such)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case_no: str = CaseNo
+    applicant_type: Literal["natural", "legal"]
+    applicant_id: str = Field(
+        pattern=r"^[0-9A-Z]{18}$", description="公民身份号码 or USCC the caller gave; not stored"
+    )
+    level: int = Field(ge=1, le=5, description="5 非常满意 … 1 非常不满意")
+    indicators: dict[str, int] = Field(default_factory=dict, max_length=8)
+    categories: list[str] = Field(default_factory=list, max_length=7)
+    comment: str | None = Field(default=None, max_length=1000, pattern=TEXT)
+    anonymous: bool = False
+    contact_phone: str | None = Field(default=None, pattern=r"^1[3-9][0-9]{9}$")

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, status
 
 from services.eval.api.deps import ContextDep, Staff
 from services.eval.api.schemas import (
     Contact,
+    Evaluation,
+    HotlineEvaluationIn,
     RectificationDetail,
     RectificationList,
     StepIn,
     WarningList,
     problems,
 )
-from services.eval.service import handling
+from services.eval.service import handling, hotline, rating
 from services.runtime.deps import DbDep, ReadSession
 
 router = APIRouter(prefix="/v1", tags=["staff"])
@@ -85,3 +87,30 @@ async def contact(
 )
 async def warnings(staff: Staff, session: ReadSession) -> dict[str, Any]:
     return {"items": await handling.warnings(session, staff)}
+
+
+@router.post(
+    "/hotline-evaluations",
+    response_model=Evaluation,
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(401, 403, 404, 409, 422),
+    summary="12345: a rating the operator enters on the applicant's behalf (hotline-operator)",
+)
+async def hotline_evaluation(
+    body: HotlineEvaluationIn, staff: Staff, ctx: ContextDep, db: DbDep
+) -> dict[str, Any]:
+    ev = await hotline.enter(
+        ctx,
+        db,
+        staff,
+        case_no=body.case_no,
+        applicant_type=body.applicant_type,
+        applicant_id=body.applicant_id,
+        level=body.level,
+        indicators=body.indicators,
+        categories=body.categories,
+        comment=body.comment,
+        anonymous=body.anonymous,
+        contact_phone=body.contact_phone,
+    )
+    return rating.public_view(ev)

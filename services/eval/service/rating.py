@@ -119,7 +119,42 @@ async def submit(
     now: dt.datetime | None = None,
 ) -> EvaluationRow:
     """一事一评 by the 办件's applicant (or its agent); others are told it does not exist."""
-    key = applicant_key(principal)
+    actor = principal.actor or {}
+    return await rate_as(
+        ctx,
+        db,
+        applicant_key(principal),
+        str(actor.get("sub") or principal.subject),
+        case_no=case_no,
+        channel=channel,
+        level=level,
+        indicators=indicators,
+        categories=categories,
+        comment=comment,
+        anonymous=anonymous,
+        contact_phone=contact_phone,
+        now=now,
+    )
+
+
+async def rate_as(
+    ctx: EvalContext,
+    db: Database,
+    key: tuple[str, str] | None,
+    evaluator_sub: str,
+    *,
+    case_no: str,
+    channel: str,
+    level: int,
+    indicators: Mapping[str, int],
+    categories: Sequence[str],
+    comment: str | None,
+    anonymous: bool,
+    contact_phone: str | None,
+    entered_by: str | None = None,
+    now: dt.datetime | None = None,
+) -> EvaluationRow:
+    """A rating of ``case_no`` by the applicant ``key``; 404 unless it is the 办件's."""
     try:
         lvl = check_rating(Channel(channel), level, indicators, categories, comment)
     except (RatingError, ValueError) as exc:
@@ -151,8 +186,8 @@ async def submit(
                 comment=(comment or "").strip() or None,
             )
             ev.evaluator_kind, ev.evaluator_ref = key
-            actor = principal.actor or {}
-            ev.evaluator_sub = str(actor.get("sub") or principal.subject)
+            ev.evaluator_sub = evaluator_sub
+            ev.entered_by = entered_by
             ev.named = not anonymous
             if contact_phone and not anonymous:
                 ev.contact_enc = ctx.cipher.encrypt(contact_phone, context=contact_context(ev.id))
@@ -249,6 +284,7 @@ def public_view(ev: EvaluationRow) -> dict[str, Any]:
         "is_default": ev.is_default,
         "is_bad": ev.is_bad,
         "excluded": ev.excluded,
+        "entered_by": ev.entered_by,
         "submitted_at": ev.submitted_at,
     }
 

@@ -65,6 +65,9 @@ class EvaluationRow(Base):
     evaluator_ref: Mapped[str | None] = mapped_column(String(128))
     evaluator_sub: Mapped[str | None] = mapped_column(String(200))  # the agent when 代办
     contact_enc: Mapped[str | None] = mapped_column(Text)  # phone for the 回访, encrypted
+    # The 12345 operator who entered the rating on the applicant's behalf (staff, not the
+    # evaluator: shown to staff).
+    entered_by: Mapped[str | None] = mapped_column(String(200))
     follow_up: Mapped[str | None] = mapped_column(Text)  # 追评
     follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

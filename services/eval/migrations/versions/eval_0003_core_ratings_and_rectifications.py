@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.Column("evaluator_ref", sa.String(length=128), nullable=True),
         sa.Column("evaluator_sub", sa.String(length=200), nullable=True),
         sa.Column("contact_enc", sa.Text(), nullable=True),
+        sa.Column("entered_by", sa.String(length=200), nullable=True),
         sa.Column("follow_up", sa.Text(), nullable=True),
         sa.Column("follow_up_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
