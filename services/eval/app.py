@@ -9,6 +9,7 @@ from services.eval.api.qr import router as qr_router
 from services.eval.api.staff import router as staff_router
 from services.eval.api.statistics import router as statistics_router
 from services.eval.events.consumers import register
+from services.eval.service.calendar import refresh_db
 from services.eval.service.context import EvalContext
 from services.eval.service.sweep import sweep
 from services.eval.settings import EvalSettings
@@ -31,6 +32,11 @@ def create_app(settings: EvalSettings | None = None) -> FastAPI:
         )
         hub.extras["eval"] = ctx
         register(hub, ctx)
+
+        async def load_calendar(h: Hub) -> None:
+            await refresh_db(ctx, h.db)
+
+        hub.on_startup.append(load_calendar)
         if settings.eval_sweep_interval > 0:
 
             async def step() -> None:

@@ -16,8 +16,9 @@ from services.eval.domain.rectification import (
     is_rectified,
     open_rectification,
     overdue,
+    recount,
 )
-from services.runtime.calendar import WorkingCalendar
+from services.runtime.calendar import WorkingCalendar, YearSchedule
 
 CAL = WorkingCalendar()
 D = Deadlines()
@@ -118,3 +119,25 @@ def test_overdue_only_after_the_deadline() -> None:
         None,
     )
     assert overdue(closed, dt.date(2027, 1, 1)) is None
+
+
+def test_a_deadline_into_a_year_without_schedule_is_provisional_and_recounted() -> None:
+    # 2027 has no official schedule in the package: counted from the statutory rules.
+    cal = WorkingCalendar()
+    day = dt.date(2026, 12, 21)
+    r = apply(open_rectification(day, D, cal), Action.VERIFY, day, D, cal, None)
+    assert r.provisional and r.due_from == day and r.rectify_due is not None
+    assert r.rectify_due.year == 2027
+    # the official schedule arrives: two more days off in the count
+    cal.load_year(YearSchedule.parse(2027, ["2027-01-01", "2027-01-04", "2027-01-05"], []))
+    again = recount(r, D, cal, None)
+    assert not again.provisional
+    assert again.rectify_due == cal.add_working_days(day, 15)
+    assert again.rectify_due is not None and again.rectify_due > r.rectify_due
+    assert recount(again, D, cal, None) == again  # nothing provisional left
+
+
+def test_official_deadlines_are_not_recounted() -> None:
+    day = dt.date(2026, 3, 2)
+    r = open_rectification(day, D, CAL)
+    assert not r.provisional and recount(r, D, CAL, None) is r

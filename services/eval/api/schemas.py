@@ -128,6 +128,10 @@ class Rectification(BaseModel):
     verify_due: dt.date | None
     rectify_due: dt.date | None
     visit_due: dt.date | None
+    due_provisional: bool = Field(
+        description="暂定: the latest deadline was counted over days no official holiday "
+        "schedule covers yet; recounted when it is loaded"
+    )
     evidence: list[str] | None
     rectification_rating: int | None
     created_at: dt.datetime

@@ -50,6 +50,8 @@ FINAL = frozenset({State.CLOSED, State.APPEAL_UPHELD})
 class Calendar(Protocol):
     def add_working_days(self, start: dt.date, days: int) -> dt.date: ...
 
+    def span_is_provisional(self, start: dt.date, end: dt.date) -> bool: ...
+
 
 @dataclass(frozen=True)
 class Deadlines:
@@ -79,6 +81,10 @@ class Rectification:
     verify_due: dt.date | None = None
     rectify_due: dt.date | None = None
     visit_due: dt.date | None = None
+    # The day the latest deadline was counted from, and whether that count crossed days no
+    # official holiday schedule covers yet (暂定: recounted when the schedule is loaded).
+    due_from: dt.date | None = None
+    provisional: bool = False
 
 
 class TransitionError(ValueError):
@@ -89,7 +95,13 @@ class TransitionError(ValueError):
 
 def open_rectification(today: dt.date, deadlines: Deadlines, cal: Calendar) -> Rectification:
     """A new 差评: to be verified within ``deadlines.verify`` working days."""
-    return Rectification(State.REPORTED, verify_due=cal.add_working_days(today, deadlines.verify))
+    due = cal.add_working_days(today, deadlines.verify)
+    return Rectification(
+        State.REPORTED,
+        verify_due=due,
+        due_from=today,
+        provisional=cal.span_is_provisional(today, due),
+    )
 
 
 def apply(
@@ -106,12 +118,36 @@ def apply(
         raise TransitionError(f"cannot {action} a rectification in state {current.state}")
     nxt = replace(current, state=target)
     if target is State.RECTIFYING and current.rectify_due is None:
+        due = cal.add_working_days(today, deadlines.rectify_days(division))
         nxt = replace(
-            nxt, rectify_due=cal.add_working_days(today, deadlines.rectify_days(division))
+            nxt, rectify_due=due, due_from=today, provisional=cal.span_is_provisional(today, due)
         )
     if target is State.RETURN_VISIT:
-        nxt = replace(nxt, visit_due=cal.add_working_days(today, deadlines.return_visit))
+        due = cal.add_working_days(today, deadlines.return_visit)
+        nxt = replace(
+            nxt, visit_due=due, due_from=today, provisional=cal.span_is_provisional(today, due)
+        )
     return nxt
+
+
+def recount(
+    r: Rectification, deadlines: Deadlines, cal: Calendar, division: str | None
+) -> Rectification:
+    """The latest deadline counted again (an official schedule was loaded); unchanged when
+    it was not provisional or the rectification is over."""
+    if not r.provisional or r.due_from is None or r.state in FINAL:
+        return r
+    start = r.due_from
+    if r.visit_due is not None:
+        due = cal.add_working_days(start, deadlines.return_visit)
+        r = replace(r, visit_due=due)
+    elif r.rectify_due is not None:
+        due = cal.add_working_days(start, deadlines.rectify_days(division))
+        r = replace(r, rectify_due=due)
+    else:
+        due = cal.add_working_days(start, deadlines.verify)
+        r = replace(r, verify_due=due)
+    return replace(r, provisional=cal.span_is_provisional(start, due))
 
 
 def current_due(r: Rectification) -> tuple[str, dt.date] | None:

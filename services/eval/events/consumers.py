@@ -1,10 +1,11 @@
-"""Consumers of the eval service: 办结 and 不予受理 of ``hub.cases`` → invitations."""
+"""Consumers of the eval service: 办结 and 不予受理 of ``hub.cases`` → invitations; official
+holiday schedules of ``hub.matters`` → deadlines."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.eval.service import invitations
+from services.eval.service import calendar, invitations
 from services.eval.service.context import EvalContext
 from services.runtime.app import Hub
 from services.runtime.messaging import Envelope
@@ -12,6 +13,8 @@ from services.runtime.messaging import Envelope
 CASE_CONCLUDED = "hub.case.concluded"
 CASE_STATE_CHANGED = "hub.case.state.changed"
 INVITATION_GROUP = "eval-invitations"
+CALENDAR_EVENT = "hub.calendar.year_loaded"
+CALENDAR_GROUP = "eval-calendar"
 
 
 def register(hub: Hub, ctx: EvalContext) -> None:
@@ -26,4 +29,11 @@ def register(hub: Hub, ctx: EvalContext) -> None:
         ["hub.cases"],
         on_case,
         event_types=[CASE_CONCLUDED, CASE_STATE_CHANGED],
+    )
+
+    async def on_calendar(session: AsyncSession, event: Envelope) -> None:
+        await calendar.year_loaded(ctx, session, event.data)
+
+    hub.messaging.consume(
+        CALENDAR_GROUP, ["hub.matters"], on_calendar, event_types=[CALENDAR_EVENT]
     )

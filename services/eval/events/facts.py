@@ -60,6 +60,7 @@ async def rectification_changed(
         "verify_due": _iso(row.verify_due),
         "rectify_due": _iso(row.rectify_due),
         "visit_due": _iso(row.visit_due),
+        "due_provisional": bool(row.due_provisional),
         "changed_at": at.isoformat(),
     }
     await publish(session, RECTIFICATION_CHANGED, key=row.case_no, data=data, occurred_at=at)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eval.domain import rectification as rect
 from services.eval.events import facts
+from services.eval.service import records
 from services.eval.service.context import EvalContext, local_date
 from services.eval.service.rating import contact_context, public_view
 from services.eval.store import repository as repo
@@ -50,6 +51,7 @@ def rectification_view(row: RectificationRow) -> dict[str, Any]:
         "verify_due": row.verify_due,
         "rectify_due": row.rectify_due,
         "visit_due": row.visit_due,
+        "due_provisional": bool(row.due_provisional),
         "evidence": row.evidence,
         "rectification_rating": row.evaluator_verdict,
         "created_at": row.created_at,
@@ -125,9 +127,7 @@ async def step(
             raise Problem(404, "no such rectification of your org", code="not-found")
         if act in rect.STAFF_ACTIONS and principal.uscc != row.org_uscc:
             raise Problem(404, "no such rectification of your org", code="not-found")
-        current = rect.Rectification(
-            rect.State(row.state), row.verify_due, row.rectify_due, row.visit_due
-        )
+        current = records.as_domain(row)
         try:
             nxt = rect.apply(
                 current,
@@ -140,8 +140,7 @@ async def step(
         except rect.TransitionError as exc:
             raise Problem(409, exc.detail, code="invalid-transition") from None
         before = row.state
-        row.state = str(nxt.state)
-        row.rectify_due, row.visit_due = nxt.rectify_due, nxt.visit_due
+        records.store(row, nxt)
         if act is rect.Action.APPEAL:
             row.evidence = list(evidence or [])
         row.updated_at = now
@@ -207,12 +206,7 @@ async def raise_warnings(ctx: EvalContext, db: Database, now: dt.datetime) -> in
     raised = 0
     async with db.transaction() as session:
         for row in await repo.open_rectifications(session):
-            late = rect.overdue(
-                rect.Rectification(
-                    rect.State(row.state), row.verify_due, row.rectify_due, row.visit_due
-                ),
-                today,
-            )
+            late = rect.overdue(records.as_domain(row), today)
             if late is None or await repo.has_warning(session, row.id, late[0]):
                 continue
             session.add(

@@ -19,6 +19,7 @@ from services.eval.domain.rating import (
     check_rating,
 )
 from services.eval.events import facts
+from services.eval.service import records
 from services.eval.service.context import EvalContext, local_date, period_of
 from services.eval.service.invitations import applicant_key
 from services.eval.store import repository as repo
@@ -80,11 +81,10 @@ async def open_rectification(
         evaluation_id=ev.id,
         case_no=ev.case_no,
         org_uscc=ev.org_uscc,
-        state=str(start.state),
-        verify_due=start.verify_due,
         created_at=now,
         updated_at=now,
     )
+    records.store(row, start)
     session.add(row)
     session.add(
         StepRow(

@@ -87,6 +87,8 @@ class RectificationRow(Base):
     verify_due: Mapped[date | None] = mapped_column(Date)
     rectify_due: Mapped[date | None] = mapped_column(Date)
     visit_due: Mapped[date | None] = mapped_column(Date)
+    due_from: Mapped[date | None] = mapped_column(Date)  # the latest deadline counted from
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, index=True)  # 暂定
     evidence: Mapped[list[str] | None] = mapped_column(JSON)  # 申诉 evidence
     evaluator_verdict: Mapped[int | None] = mapped_column(Integer)  # 对整改的评价
     evaluator_verdict_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -149,3 +151,14 @@ class QrCodeRow(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     evaluation_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class CalendarYearRow(Base):
+    """An official holiday schedule (放假安排) as the matters service published it."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holidays: Mapped[list[str]] = mapped_column(JSON)
+    workdays: Mapped[list[str]] = mapped_column(JSON)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
