@@ -253,8 +253,10 @@ async def my_evaluations(session: AsyncSession, principal: Principal) -> list[di
     if key is None:
         return []
     out = []
-    for ev in await repo.evaluations_of(session, *key):
-        r = await repo.rectification_of_evaluation(session, ev.id) if ev.is_bad else None
+    rows = await repo.evaluations_of(session, *key)
+    handled = await repo.rectifications_of_evaluations(session, [e.id for e in rows if e.is_bad])
+    for ev in rows:
+        r = handled.get(ev.id)
         out.append(
             public_view(ev)
             | {

@@ -85,6 +85,15 @@ async def rectification_of_evaluation(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def rectifications_of_evaluations(
+    session: AsyncSession, evaluation_ids: Sequence[str]
+) -> dict[str, RectificationRow]:
+    if not evaluation_ids:
+        return {}
+    stmt = select(RectificationRow).where(RectificationRow.evaluation_id.in_(evaluation_ids))
+    return {r.evaluation_id: r for r in (await session.execute(stmt)).scalars()}
+
+
 async def rectifications_of_org(
     session: AsyncSession, org_uscc: str | None, state: str | None
 ) -> list[RectificationRow]:
