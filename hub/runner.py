@@ -29,6 +29,7 @@ SEEDS = {
     "identity": "services.identity.seed:seed_demo",
     "matters": "services.matters.seed:seed_demo",
     "certs": "services.certs.seed:seed_demo",
+    "eval": "services.eval.seed:seed_demo",
 }
 
 

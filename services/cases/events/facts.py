@@ -56,6 +56,8 @@ async def state_changed(
         "due_date_provisional": bool(case.due_date_provisional),
         "paused": case.paused,
         "anomaly_count": case.anomaly_count,
+        # eval invites the applicant of a 不予受理 to rate it.
+        "applicant": _applicant(case),
     }
     await publish(session, STATE_CHANGED, key=case.case_no, data=data, occurred_at=now)
 
