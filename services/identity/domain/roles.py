@@ -18,9 +18,15 @@ from dataclasses import dataclass
 SUPERADMIN = "identity-superadmin"
 ADMIN = "identity-admin"
 
+# Every staff role a service checks (an org's own staff work): cases, matters, certs, eval.
 _WORK_ROLES = (
     "case-officer",
+    "certs-issuer",
+    "eval-handler",
+    "eval-rectifier",
     "eval-reviewer",
+    "eval-window",
+    "hotline-operator",
     "matters-editor",
     "matters-approver",
     "ops",
@@ -29,7 +35,8 @@ _WORK_ROLES = (
 # identity-admin staffs its own org; a superadmin may also appoint org admins anywhere.
 DEFAULT_GRANTS: dict[str, tuple[str, ...]] = {
     ADMIN: (ADMIN, *_WORK_ROLES),
-    SUPERADMIN: (ADMIN, "matters-admin", *_WORK_ROLES),
+    # Catalogue administrators (事项目录, 证照目录) act across orgs: appointed centrally.
+    SUPERADMIN: (ADMIN, "matters-admin", "certs-admin", *_WORK_ROLES),
 }
 
 
