@@ -214,7 +214,7 @@ async def test_make_run_seeds_register_the_demo_county_and_the_gateway_client(
     monkeypatch.setattr(runner, "VAR_DIR", tmp_path)
     envs = {
         name: {"HUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / (name + '.db')}"}
-        for name in ("identity", "matters", "certs", "gateway")
+        for name in (*runner.SEEDS, "gateway")  # every seeded service, and the gateway
     }
     for name, env in envs.items():
         await asyncio.to_thread(migrate, name, env["HUB_DATABASE_URL"])

@@ -111,12 +111,14 @@ async def test_case_flow_end_to_end(
             await asyncio.sleep(0.3)
 
         live_client = f"county-live-{uuid.uuid4().hex[:6]}"
+        await flow.register_system(live_client, [ORG])  # only registered systems may push
         # Live cases started in the last weeks (no step may lie in the future).
         recent = datetime.now(CST).replace(hour=9, minute=0) - timedelta(days=40)
         sustained = await run_phase(
             flow, db, county_events(live_client, N_SUSTAINED, recent, 1), live_client
         )
         history_client = f"county-history-{uuid.uuid4().hex[:6]}"
+        await flow.register_system(history_client, [ORG])
         old = datetime(2026, 1, 5, 9, 0, tzinfo=CST)
         backfill = await run_phase(
             flow, db, county_events(history_client, N_BACKFILL, old, 2), history_client
