@@ -133,14 +133,19 @@ def _is_holder(row: CertificateRow, key: tuple[str, str] | None) -> bool:
     ) == key
 
 
-async def my_certificate(
-    ctx: CertsContext, session: AsyncSession, principal: Principal, cid: str
-) -> dict[str, Any]:
+async def my_row(session: AsyncSession, principal: Principal, cid: str) -> CertificateRow:
+    """One of the caller's certificates (holder, or applicant of another kind); else 404."""
     key = _require_l3(principal)
     row = await repo.get_certificate(session, cid)
     if row is None or not _is_holder(row, key):
         raise Problem(404, "no such certificate of yours", code="not-found")
-    return detail(ctx, row, local_date(utcnow()))
+    return row
+
+
+async def my_certificate(
+    ctx: CertsContext, session: AsyncSession, principal: Principal, cid: str
+) -> dict[str, Any]:
+    return detail(ctx, await my_row(session, principal, cid), local_date(utcnow()))
 
 
 async def staff_certificate(
