@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pypdfium2 as pdfium
 import pytest
 from sqlalchemy import update
 
 from services.certs.domain.types import SHAOGUAN_EDUCATION_USCC, TEACHER_QUALIFICATION
-from services.certs.store.tables import AuthorizationRow
+from services.certs.store.tables import AuthorizationRow, FileLinkRow
 from services.runtime.pii import citizen_id_ref
 from tests.certs.harness import certs_app, citizen_id, teacher_face
 from tests.certs.support import OPERATOR_USCC, _uscc
@@ -220,3 +221,46 @@ async def test_bad_input_is_problem_json(pg: DatabaseFactory, issuer: TestIssuer
         assert "440203199001011230" not in r.text
         lookup |= {"holder_id_type": "passport", "holder_id": "E1234567"}
         _is_problem(await client.post("/v1/use/lookup", json=lookup, headers=school), 422)
+
+
+async def test_file_links_are_single_use_expiring_and_watermarked(
+    pg: DatabaseFactory, issuer: TestIssuer
+) -> None:
+    h = await certs_app(pg, issuer)
+    h.hub.extras["token_introspector"] = issuer.introspector()
+    alice_id = citizen_id(44)
+    alice = bearer(issuer.citizen(citizen_id_ref(h.ctx.cipher, alice_id)))
+    staff = bearer(issuer.staff(SHAOGUAN_EDUCATION_USCC, ["certs-issuer"]))
+    school, other = _system(issuer, [SCHOOL]), _system(issuer, [OTHER])
+    async with serve(h.app) as client:
+        r = await client.post(
+            "/v1/certificates",
+            json={"type_code": TEACHER_QUALIFICATION.type_code, "face": teacher_face(alice_id)},
+            headers=staff,
+        )
+        cid = r.json()["certificate_id"]
+        r = await client.post(
+            "/v1/me/authorizations",
+            json={"org_uscc": SCHOOL, "use_cause": CAUSE, "certificate_id": cid},
+            headers=alice,
+        )
+        assert r.status_code == 201
+        file_url = f"/v1/use/certificates/{cid}/file"
+        _is_problem(await client.post(file_url, json={"use_cause": CAUSE}, headers=other), 404)
+        links = []
+        for _ in range(2):
+            r = await client.post(file_url, json={"use_cause": CAUSE}, headers=school)
+            assert r.status_code == 201, r.text
+            links.append("/v1/use/files/" + r.json()["url"].rsplit("/", 1)[1])
+        r = await client.get(links[0])
+        assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+        text = pdfium.PdfDocument(r.content)[0].get_textpage().get_text_range()
+        assert f"仅供{CAUSE}（{SCHOOL}）使用" in text
+        _is_problem(await client.get(links[0]), 404)  # single use
+        async with h.hub.db.transaction() as session:
+            await session.execute(update(FileLinkRow).values(expires_at=dt.datetime.now(dt.UTC)))
+        _is_problem(await client.get(links[1]), 404)  # expired
+        _is_problem(await client.get("/v1/use/files/" + "A" * 43), 404)
+        _is_problem(await client.get("/v1/use/files/short"), 422)
+        uses = (await client.get(f"/v1/me/certificates/{cid}/uses", headers=alice)).json()
+        assert [u["outcome"] for u in reversed(uses["items"])] == ["refused", "allowed", "allowed"]

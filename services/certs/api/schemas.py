@@ -314,3 +314,19 @@ class UseEntry(BaseModel):
 
 class UseList(BaseModel):
     items: list[UseEntry]
+
+
+class UseIn(BaseModel):
+    """A use asking for the 加注件 file instead of the JSON."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    use_cause: str = _use_cause()
+    case_no: str | None = _case_no()
+    matter_code: str | None = _matter_code()
+    org_uscc: str | None = Field(default=None, pattern="^[0-9A-Z]{18}$")
+
+
+class FileLink(BaseModel):
+    url: str = Field(description="single use; no token needed: the link is the capability")
+    expires_at: dt.datetime

@@ -14,7 +14,9 @@ from services.certs.api.schemas import (
     AuthorizationOut,
     CertificateDetail,
     CertificateDetailList,
+    FileLink,
     LookupIn,
+    UseIn,
     UseList,
     problems,
 )
@@ -114,3 +116,39 @@ async def lookup(body: LookupIn, system: UsingSystem, ctx: ContextDep, db: DbDep
         ctx, db, system, body.holder_id_type, body.holder_id, body.type_code, req
     )
     return {"items": items}
+
+
+@router.post(
+    "/use/certificates/{certificate_id}/file",
+    response_model=FileLink,
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(401, 403, 404, 422),
+    summary="加注件: a use whose result is a single-use, expiring link to the watermarked PDF",
+)
+async def file_link(
+    certificate_id: CertificateId, body: UseIn, system: UsingSystem, ctx: ContextDep, db: DbDep
+) -> dict[str, Any]:
+    req = use.UseIn(body.use_cause, body.case_no, body.matter_code, body.org_uscc)
+    return await use.file_link(ctx, db, system, certificate_id, req)
+
+
+@router.get(
+    "/use/files/{token}",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "the 加注件 PDF"},
+        **problems(404),
+    },
+    summary="Download a 加注件 once (the link is the capability; it expires)",
+)
+async def download(
+    token: Annotated[str, Path(min_length=20, max_length=64, pattern="^[A-Za-z0-9_-]+$")],
+    ctx: ContextDep,
+    db: DbDep,
+) -> Response:
+    body = await use.download(ctx, db, token)
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )

@@ -9,6 +9,8 @@ was registered for (``hub systems onboard --org``) in its client-credentials tok
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.certs.domain.use import AuthorizationError, Grant, UseRequest, check_period, decide
 from services.certs.events import facts
+from services.certs.service import pdf
 from services.certs.service.context import CertsContext, local_date
 from services.certs.service.reading import _is_holder, _require_l3, detail
 from services.certs.store import repository as repo
-from services.certs.store.tables import AuthorizationRow, CertificateRow, UseRow
+from services.certs.store.tables import AuthorizationRow, CertificateRow, FileLinkRow, UseRow
 from services.runtime.auth import Principal
 from services.runtime.db import Database, utcnow
 from services.runtime.identifiers import InvalidIdentifier, validate_citizen_id, validate_uscc
@@ -308,3 +311,51 @@ async def my_uses(session: AsyncSession, principal: Principal, cid: str) -> list
         }
         for u in await repo.uses(session, cert.lineage)
     ]
+
+
+# --- 加注件: single-use, expiring links to a watermarked PDF ----------------------------
+
+FILE_LINK_TTL = dt.timedelta(minutes=5)
+
+
+def _link_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+async def file_link(
+    ctx: CertsContext, db: Database, principal: Principal, cid: str, body: UseIn
+) -> dict[str, Any]:
+    """A use (decided and logged like a fetch) whose result is a link to the PDF carrying the
+    用证事由 as a watermark: valid FILE_LINK_TTL, downloadable once."""
+    org = calling_org(principal, body.org_uscc)
+    now = utcnow()
+    token = secrets.token_urlsafe(32)
+    async with db.transaction() as session:
+        cert = await repo.get_certificate(session, cid)
+        allowed = cert is not None and await _attempt(ctx, session, principal, org, cert, body, now)
+        if allowed:
+            session.add(
+                FileLinkRow(
+                    token_hash=_link_hash(token),
+                    certificate_id=cid,
+                    org_uscc=org,
+                    use_cause=body.use_cause,
+                    expires_at=now + FILE_LINK_TTL,
+                    created_at=now,
+                )
+            )
+    if not allowed:
+        raise Problem(404, NOT_USABLE, code="not-authorised")
+    base = ctx.settings.certs_public_base_url
+    return {"url": f"{base}/v1/use/files/{token}", "expires_at": now + FILE_LINK_TTL}
+
+
+async def download(ctx: CertsContext, db: Database, token: str) -> bytes:
+    """The file behind a link, once; used, expired and unknown links are all 404."""
+    async with db.transaction() as session:
+        link = await repo.take_file_link(session, _link_hash(token), utcnow())
+        cert = None if link is None else await repo.get_certificate(session, link.certificate_id)
+        if link is None or cert is None:
+            raise Problem(404, "no such file link, or it was used or has expired", code="gone")
+        mark = f"{link.use_cause}（{link.org_uscc}）"
+        return await pdf.certificate_pdf(ctx, session, cert, watermark=mark)

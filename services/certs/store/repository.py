@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +13,7 @@ from services.certs.store.tables import (
     AuthorizationRow,
     CertificateRow,
     ChangeRow,
+    FileLinkRow,
     IssuerKeyRow,
     IssuerRow,
     PendingRow,
@@ -214,3 +216,19 @@ async def holder_certificates_of_type(
 async def uses(session: AsyncSession, lineage: str, limit: int = 500) -> list[UseRow]:
     stmt = select(UseRow).where(UseRow.lineage == lineage).order_by(UseRow.id.desc()).limit(limit)
     return list((await session.execute(stmt)).scalars())
+
+
+async def take_file_link(
+    session: AsyncSession, token_hash: str, now: datetime
+) -> FileLinkRow | None:
+    """Mark an unused, unexpired link used and return it; None if it was not (single use,
+    decided by one conditional UPDATE so two concurrent downloads cannot both win)."""
+    stmt = (
+        update(FileLinkRow)
+        .where(FileLinkRow.token_hash == token_hash)
+        .where(FileLinkRow.used_at.is_(None))
+        .where(FileLinkRow.expires_at > now)
+        .values(used_at=now)
+        .returning(FileLinkRow)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()

@@ -205,3 +205,18 @@ class UseRow(Base):
     reason: Mapped[str] = mapped_column(String(40))
     authorization_id: Mapped[str | None] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FileLinkRow(Base):
+    """加注件 link: a single-use, expiring download of a certificate PDF watermarked with the
+    用证事由, made for an allowed use. Only the SHA-256 of the link token is stored."""
+
+    __tablename__ = "cert_file_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    certificate_id: Mapped[str] = mapped_column(String(120))
+    org_uscc: Mapped[str] = mapped_column(String(18))
+    use_cause: Mapped[str] = mapped_column(String(500))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

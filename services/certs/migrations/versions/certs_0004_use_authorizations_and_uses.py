@@ -1,4 +1,4 @@
-"""授权用证: holders' authorisations and the use log
+"""授权用证: holders' authorisations, the use log and 加注件 links
 
 Revision ID: certs_0004_use
 Revises: certs_0003_resilience
@@ -58,9 +58,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("cert_uses", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_cert_uses_lineage"), ["lineage"], unique=False)
+    op.create_table(
+        "cert_file_links",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("certificate_id", sa.String(length=120), nullable=False),
+        sa.Column("org_uscc", sa.String(length=18), nullable=False),
+        sa.Column("use_cause", sa.String(length=500), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_cert_file_links")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("cert_file_links")
     with op.batch_alter_table("cert_uses", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cert_uses_lineage"))
     op.drop_table("cert_uses")
