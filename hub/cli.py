@@ -136,6 +136,7 @@ SUB_CLIS = {
     "calendar": "services.matters.cli:calendar_app",
     "cases": "services.cases.cli:app",
     "gateway": "gateway.cli:app",
+    "certs": "services.certs.cli:app",
 }
 
 

@@ -186,6 +186,7 @@ async def _prepare(
     issuer_uscc: str,
     face: Mapping[str, Any],
     now: dt.datetime,
+    issued_on: dt.date | None = None,
 ) -> tuple[IssuerRow, SigningKey, CertificateVersion]:
     if not cert_type.may_issue(issuer_uscc):  # before any key is made for a stranger
         raise IssuanceError("issuer_not_allowed", f"this org may not issue {cert_type.name}")
@@ -195,7 +196,7 @@ async def _prepare(
         cert_type,
         certificate_id=cid,
         issuer_name=issuer.name,
-        issued_on=local_date(now),
+        issued_on=issued_on or local_date(now),
         face=checked_face(face),
     )
     return issuer, key, version
@@ -212,9 +213,13 @@ async def issue(
     actor: str | None,
     now: dt.datetime,
     expected_holder: tuple[str, str] | None = None,
+    issued_on: dt.date | None = None,
 ) -> CertificateRow:
-    """Issue version 1; raises IssuanceError (the caller queues it or answers 422)."""
-    _issuer, key, version = await _prepare(ctx, session, cert_type, issuer_uscc, face, now)
+    """Issue version 1; raises IssuanceError (the caller queues it or answers 422).
+    ``issued_on``: the original 颁证日期 of a 存量证照 being imported (default today)."""
+    _issuer, key, version = await _prepare(
+        ctx, session, cert_type, issuer_uscc, face, now, issued_on
+    )
     if expected_holder is not None:
         # Same kind: the 照面 must name the applicant. Another kind (a 个体户 operator
         # applying in person for a licence held by the business): the applicant sees it too.

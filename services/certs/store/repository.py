@@ -232,3 +232,18 @@ async def take_file_link(
         .returning(FileLinkRow)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def current_by_number(
+    session: AsyncSession, type_code: str, issuer_uscc: str, number: str
+) -> CertificateRow | None:
+    """The current version of the certificate with this 证照编号 (存量 import: once only)."""
+    stmt = (
+        select(CertificateRow)
+        .where(CertificateRow.type_code == type_code)
+        .where(CertificateRow.issuer_uscc == issuer_uscc)
+        .where(CertificateRow.number == number)
+        .where(CertificateRow.superseded_by.is_(None))
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
