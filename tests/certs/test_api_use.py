@@ -264,3 +264,27 @@ async def test_file_links_are_single_use_expiring_and_watermarked(
         _is_problem(await client.get("/v1/use/files/short"), 422)
         uses = (await client.get(f"/v1/me/certificates/{cid}/uses", headers=alice)).json()
         assert [u["outcome"] for u in reversed(uses["items"])] == ["refused", "allowed", "allowed"]
+
+
+async def test_control_characters_and_naive_times_are_422(
+    pg: DatabaseFactory, issuer: TestIssuer
+) -> None:
+    h = await certs_app(pg, issuer)
+    h.hub.extras["token_introspector"] = issuer.introspector()
+    alice = bearer(issuer.citizen(citizen_id_ref(h.ctx.cipher, citizen_id(45))))
+    school = _system(issuer, [SCHOOL])
+    ok = {"org_uscc": SCHOOL, "use_cause": CAUSE, "type_code": TEACHER_QUALIFICATION.type_code}
+    async with serve(h.app) as client:
+        for bad in ({"use_cause": "a\x00b"}, {"valid_until": "2030-01-01T00:00:00"}):
+            r = await client.post("/v1/me/authorizations", json=ok | bad, headers=alice)
+            _is_problem(r, 422)
+        for cid in ("1.2.156.3005.2.%00", "x" * 121):
+            for url in (f"/v1/me/certificates/{cid}/uses", f"/v1/me/certificates/{cid}/pdf"):
+                r = await client.get(url, headers=alice)
+                assert r.status_code in (404, 422), (url, r.status_code)
+            r = await client.get(
+                f"/v1/use/certificates/{cid}", params={"use_cause": CAUSE}, headers=school
+            )
+            assert r.status_code in (404, 422), r.status_code
+        r = await client.get("/v1/use/certificates/x", params={"use_cause": "a\nb"}, headers=school)
+        _is_problem(r, 422)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 
-from services.certs.api.deps import ContextDep
+from services.certs.api.deps import CertificateId, ContextDep
 from services.certs.api.schemas import CertificateDetail, CertificateList, problems
 from services.certs.service import pdf, reading
 from services.runtime.auth import CurrentPrincipal
@@ -34,7 +34,7 @@ async def my_certificates(
     summary="One of the caller's certificates with 照面, signature and QR text",
 )
 async def my_certificate(
-    certificate_id: Annotated[str, Path(max_length=120, description="证照标识")],
+    certificate_id: CertificateId,
     principal: CurrentPrincipal,
     ctx: ContextDep,
     session: ReadSession,
@@ -52,7 +52,7 @@ async def my_certificate(
     summary="One of the caller's certificates as PDF: 照面, seal image and 2-D code",
 )
 async def my_certificate_pdf(
-    certificate_id: Annotated[str, Path(max_length=120, description="证照标识")],
+    certificate_id: CertificateId,
     principal: CurrentPrincipal,
     ctx: ContextDep,
     session: ReadSession,

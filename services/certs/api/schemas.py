@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 Status = Literal["valid", "suspended", "cancelled", "revoked", "expired", "superseded"]
 
@@ -236,7 +236,10 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def _use_cause() -> Any:
-    return Field(min_length=1, max_length=500, description="用证事由 (required)")
+    # No control characters: PostgreSQL text refuses NUL, and a log line must stay one line.
+    return Field(
+        min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$", description="用证事由"
+    )
 
 
 def _case_no() -> Any:
@@ -258,8 +261,8 @@ class AuthorizationIn(BaseModel):
     type_code: str | None = Field(default=None, pattern="^[0-9A-Z]{18}[0-9]{3}$")
     case_no: str | None = _case_no()
     matter_code: str | None = _matter_code()
-    valid_from: dt.datetime | None = Field(default=None, description="default now")
-    valid_until: dt.datetime | None = Field(default=None, description="default 30 days on")
+    valid_from: AwareDatetime | None = Field(default=None, description="default now")
+    valid_until: AwareDatetime | None = Field(default=None, description="default 30 days on")
 
 
 class AuthorizationOut(BaseModel):

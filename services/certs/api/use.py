@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from services.certs.api.deps import ContextDep
+from services.certs.api.deps import CertificateId, ContextDep
 from services.certs.api.schemas import (
     AuthorizationIn,
     AuthorizationList,
@@ -26,7 +26,6 @@ from services.runtime.deps import DbDep, ReadSession
 
 router = APIRouter(prefix="/v1", tags=["use"])
 
-CertificateId = Annotated[str, Path(max_length=120, description="证照标识")]
 # Consent and use are revocation-sensitive: the token must still be active at identity.
 Holder = Annotated[Principal, Depends(require_active_token(assurance="L3"))]
 UsingSystem = Annotated[Principal, Depends(require_active_token("certs:use"))]
@@ -93,7 +92,10 @@ async def use_certificate(
     system: UsingSystem,
     ctx: ContextDep,
     db: DbDep,
-    use_cause: Annotated[str, Query(min_length=1, max_length=500, description="用证事由")],
+    use_cause: Annotated[
+        str,
+        Query(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$", description="用证事由"),
+    ],
     case_no: Annotated[str | None, Query(pattern="^[0-9A-Z]{43}$")] = None,
     matter_code: Annotated[
         str | None, Query(min_length=1, max_length=64, pattern="^[0-9A-Za-z.-]+$")
