@@ -86,12 +86,13 @@ async def status_index(session: AsyncSession, issuer_uscc: str, now: dt.datetime
         session, issuer_uscc, str(StatusPurpose.REVOCATION), lock=True
     )
     assert revocation is not None  # created with the issuer
-    if (await repo.count_indices(session, issuer_uscc) + 1) * 2 >= revocation.size:
+    if (revocation.used + 1) * 2 >= revocation.size:
         await grow_status_lists(session, issuer_uscc, revocation.size * 2, now)
     while True:
         candidates = {secrets.randbelow(revocation.size) for _ in range(8)}
         free = candidates - await repo.indices_taken(session, issuer_uscc, candidates)
         if free:
+            revocation.used += 1  # under the row lock, committed with the certificate
             return secrets.choice(sorted(free))
 
 

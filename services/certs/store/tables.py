@@ -140,6 +140,9 @@ class StatusListRow(Base):
     issuer_uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
     purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
     size: Mapped[int] = mapped_column(Integer)
+    # Indices taken (kept on the revocation row; one index serves both lists): counting the
+    # issuer's certificates instead cost a scan of all of them on every issuance.
+    used: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     bits: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

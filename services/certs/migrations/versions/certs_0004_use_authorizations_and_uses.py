@@ -70,8 +70,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_cert_file_links")),
     )
 
+    # The count of taken status-list indices, kept on the list row (was a count(*) of the
+    # issuer's certificates on every issuance).
+    with op.batch_alter_table("status_lists", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("used", sa.Integer(), server_default="0", nullable=False))
+    op.execute(
+        "UPDATE status_lists SET used = (SELECT count(*) FROM certificates "
+        "WHERE certificates.issuer_uscc = status_lists.issuer_uscc)"
+    )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("status_lists", schema=None) as batch_op:
+        batch_op.drop_column("used")
     op.drop_table("cert_file_links")
     with op.batch_alter_table("cert_uses", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cert_uses_lineage"))
