@@ -10,11 +10,16 @@ import pypdfium2 as pdfium
 import pytest
 from sqlalchemy import update
 
-from services.certs.domain.types import SHAOGUAN_EDUCATION_USCC, TEACHER_QUALIFICATION
+from services.certs.domain.types import (
+    FOOD_LICENCE,
+    SHAOGUAN_EDUCATION_USCC,
+    SHAOGUAN_MARKET_USCC,
+    TEACHER_QUALIFICATION,
+)
 from services.certs.store.tables import AuthorizationRow, FileLinkRow
 from services.runtime.pii import citizen_id_ref
 from tests.certs.harness import certs_app, citizen_id, teacher_face
-from tests.certs.support import OPERATOR_USCC, _uscc
+from tests.certs.support import OPERATOR_USCC, _uscc, food_face
 from tests.support.apps import serve
 from tests.support.postgres import DatabaseFactory
 from tests.support.tokens import TestIssuer, bearer
@@ -288,3 +293,49 @@ async def test_control_characters_and_naive_times_are_422(
             assert r.status_code in (404, 422), r.status_code
         r = await client.get("/v1/use/certificates/x", params={"use_cause": "a\nb"}, headers=school)
         _is_problem(r, 422)
+
+
+async def test_company_agent_grants_for_one_case_only(
+    pg: DatabaseFactory, issuer: TestIssuer
+) -> None:
+    """A legal person's certificate, authorised by an agent acting for the company (授权代办),
+    for one 办件: a use naming another 办件 (or none) is refused."""
+    h = await certs_app(pg, issuer)
+    h.hub.extras["token_introspector"] = issuer.introspector()
+    market = bearer(issuer.staff(SHAOGUAN_MARKET_USCC, ["certs-issuer"]))
+    agent = bearer(issuer.company(OPERATOR_USCC, act={"sub": "np-agent"}))
+    bank = _system(issuer, [SCHOOL])
+    case_a, case_b = "1" * 43, "2" * 43
+    async with serve(h.app) as client:
+        r = await client.post(
+            "/v1/certificates",
+            json={"type_code": FOOD_LICENCE.type_code, "face": food_face()},
+            headers=market,
+        )
+        cid = r.json()["certificate_id"]
+        r = await client.post(
+            "/v1/me/authorizations",
+            json={"org_uscc": SCHOOL, "use_cause": CAUSE, "certificate_id": cid, "case_no": case_a},
+            headers=agent,
+        )
+        assert r.status_code == 201, r.text
+        url = f"/v1/use/certificates/{cid}"
+        for case, status in ((case_b, 404), (None, 404), (case_a, 200)):
+            params = {"use_cause": CAUSE} | ({"case_no": case} if case else {})
+            assert (await client.get(url, params=params, headers=bank)).status_code == status
+        lookup = {
+            "holder_id_type": "uscc",
+            "holder_id": OPERATOR_USCC,
+            "type_code": FOOD_LICENCE.type_code,
+            "use_cause": CAUSE,
+            "case_no": case_a,
+        }
+        r = await client.post("/v1/use/lookup", json=lookup, headers=bank)
+        assert [c["certificate_id"] for c in r.json()["items"]] == [cid]
+        uses = (await client.get(f"/v1/me/certificates/{cid}/uses", headers=agent)).json()
+        assert [(u["case_no"], u["outcome"]) for u in reversed(uses["items"])] == [
+            (case_b, "refused"),
+            (None, "refused"),
+            (case_a, "allowed"),
+            (case_a, "allowed"),
+        ]
