@@ -21,7 +21,7 @@ from services.certs.domain.use import AuthorizationError, Grant, UseRequest, che
 from services.certs.events import facts
 from services.certs.service import pdf
 from services.certs.service.context import CertsContext, local_date
-from services.certs.service.reading import _is_holder, _require_l3, detail
+from services.certs.service.reading import detail, is_holder, require_l3
 from services.certs.store import repository as repo
 from services.certs.store.tables import AuthorizationRow, CertificateRow, FileLinkRow, UseRow
 from services.runtime.auth import Principal
@@ -55,7 +55,7 @@ class UseIn:
 
 
 def _holder(principal: Principal) -> tuple[str, str]:
-    key = _require_l3(principal)
+    key = require_l3(principal)
     if key is None:
         raise Problem(403, "only a natural or legal person grants 授权用证", code="forbidden")
     return key
@@ -292,9 +292,9 @@ async def lookup(
 
 async def my_uses(session: AsyncSession, principal: Principal, cid: str) -> list[dict[str, Any]]:
     """用证记录 of one of the holder's certificates (every version), newest first."""
-    key = _require_l3(principal)
+    key = require_l3(principal)
     cert = await repo.get_certificate(session, cid)
-    if cert is None or not _is_holder(cert, key):
+    if cert is None or not is_holder(cert, key):
         raise Problem(404, "no such certificate of yours", code="not-found")
     return [
         {
