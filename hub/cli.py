@@ -85,6 +85,9 @@ def systems_onboard(
     ),
     legacy: bool = typer.Option(False, help="app key + secret for signed SOAP, no OAuth"),
     client_id: str = typer.Option("", help="client id (generated when empty)"),
+    scope: list[str] = typer.Option(
+        ["cases:push"], help="OAuth scope of the client, repeat (certs:use for 授权用证)"
+    ),
     identity_database_url: str = typer.Option("", envvar="HUB_IDENTITY_DATABASE_URL"),
     gateway_database_url: str = typer.Option("", envvar="HUB_GATEWAY_DATABASE_URL"),
 ) -> None:
@@ -109,6 +112,7 @@ def systems_onboard(
                 channels=channel or (["soap"] if legacy else ["rest"]),
                 legacy=legacy,
                 client_id=client_id or None,
+                scopes=scope,
             )
         )
     except (OnboardingError, InvalidIdentifier) as exc:
@@ -132,6 +136,7 @@ SUB_CLIS = {
     "calendar": "services.matters.cli:calendar_app",
     "cases": "services.cases.cli:app",
     "gateway": "gateway.cli:app",
+    "certs": "services.certs.cli:app",
 }
 
 

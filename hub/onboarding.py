@@ -40,6 +40,7 @@ async def onboard(
     channels: Sequence[str],
     legacy: bool = False,
     client_id: str | None = None,
+    scopes: Sequence[str] = (PUSH_SCOPE,),
 ) -> dict[str, Any]:
     """Create the system's credentials and register it; returns them (shown once)."""
     if legacy and "rest" in channels:
@@ -67,7 +68,9 @@ async def onboard(
                 client_id=client_id,
             )
             return {**creds.as_dict(), "orgs": checked_orgs, "channels": checked_channels}
-        created_id, secret = await _create_identity_client(identity_url, name, client_id)
+        created_id, secret = await _create_identity_client(
+            identity_url, name, client_id, checked_orgs, scopes
+        )
         await registry.register_client(
             gateway_db,
             client_id=created_id,
@@ -80,14 +83,18 @@ async def onboard(
     return {
         "client_id": created_id,
         "client_secret": secret,
-        "scope": PUSH_SCOPE,
+        "scope": " ".join(scopes),
         "orgs": checked_orgs,
         "channels": checked_channels,
     }
 
 
 async def _create_identity_client(
-    identity_url: str, name: str, client_id: str | None
+    identity_url: str,
+    name: str,
+    client_id: str | None,
+    orgs: Sequence[str],
+    scopes: Sequence[str],
 ) -> tuple[str, str]:
     db = Database(IdentitySettings(database_url=identity_url).resolved_database_url())
     try:
@@ -100,7 +107,9 @@ async def _create_identity_client(
                     client_id=client_id,
                     name=name,
                     grant_types=["client_credentials"],
-                    scopes=[PUSH_SCOPE],
+                    scopes=list(scopes),
+                    # The orgs go into its tokens (claim ``orgs``): what certs trusts for 用证.
+                    orgs=list(orgs),
                 ),
             )
     finally:

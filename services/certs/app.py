@@ -8,6 +8,7 @@ from services.certs.api.catalogue import router as types_router
 from services.certs.api.certificates import router as certificates_router
 from services.certs.api.holders import router as holders_router
 from services.certs.api.issuers import router as issuers_router
+from services.certs.api.use import router as use_router
 from services.certs.api.verify import router as verify_router
 from services.certs.events.consumers import register
 from services.certs.service.catalogue import seed_types
@@ -48,6 +49,7 @@ def create_app(settings: CertsSettings | None = None) -> FastAPI:
             issuers_router,
             certificates_router,
             holders_router,
+            use_router,
             verify_router,
         ],
         topics=[TOPIC],

@@ -31,6 +31,7 @@ class ClientSpec:
     refresh_token_lifetime: int | None = None
     can_introspect: bool = False
     client_id: str | None = None
+    orgs: list[str] = field(default_factory=list)
 
 
 def _check(spec: ClientSpec) -> None:
@@ -89,6 +90,7 @@ async def create_client(session: AsyncSession, spec: ClientSpec) -> tuple[Client
         refresh_token_lifetime=spec.refresh_token_lifetime,
         can_introspect=spec.can_introspect,
         disabled=False,
+        orgs=list(dict.fromkeys(spec.orgs)) or None,
     )
     session.add(row)
     await session.flush()

@@ -707,6 +707,7 @@ class OAuthServer(AuthorizationServer):
             issued_at=now,
             expires_at=now + lifetime,
             user=user,
+            orgs=client.row.orgs or (),
         )
         key = self.core.keys.signing_key
         access = jwt.encode({"alg": "ES256", "kid": key.kid or "", "typ": "at+jwt"}, claims, key)

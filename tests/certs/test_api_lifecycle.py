@@ -157,6 +157,11 @@ async def test_status_lists_grow_before_half_full(pg: DatabaseFactory, issuer: T
                 ),
                 {"tc": FOOD_LICENCE.type_code, "org": SHAOGUAN_MARKET_USCC, "taken": index},
             )
+            # Issuance keeps the count of taken indices on the list row: as it would have.
+            await session.execute(
+                text("UPDATE status_lists SET used = used + 65534 WHERE issuer_uscc = :org"),
+                {"org": SHAOGUAN_MARKET_USCC},
+            )
         assert len(spec_bits(await listed("suspension"))) == 131_072
         second = await issue()
         suspension = await listed("suspension")

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response, status
 
-from services.certs.api.deps import ContextDep, IssuerStaff, PendingReader
+from services.certs.api.deps import CertificateId, ContextDep, IssuerStaff, PendingReader
 from services.certs.api.schemas import (
     CertificateDetail,
     ChangeIn,
@@ -25,8 +25,6 @@ from services.runtime.db import utcnow
 from services.runtime.deps import DbDep, ReadSession
 
 router = APIRouter(prefix="/v1", tags=["issuing"])
-
-CertificateId = Annotated[str, Path(max_length=120, description="证照标识")]
 
 
 async def _detail(ctx: Any, db: Any, cid: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Path
 
 from services.certs.service.context import CertsContext
 from services.runtime.auth import Principal, require_roles
@@ -38,3 +38,9 @@ IssuerStaff = Annotated[Principal, Depends(_issuer_staff)]
 # certs-admin sees every pending row (also those naming no org); issuers their org's.
 PendingReader = Annotated[Principal, Depends(_pending_reader)]
 CatalogueAdmin = Annotated[Principal, Depends(require_roles("certs-admin"))]
+
+# 证照标识 in a path: its alphabet only (MOD 37,36 check may be '*'), so a NUL or other
+# byte PostgreSQL refuses is a 422 here, not a database error.
+CertificateId = Annotated[
+    str, Path(max_length=120, pattern=r"^[0-9A-Za-z.*]+$", description="证照标识")
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 Status = Literal["valid", "suspended", "cancelled", "revoked", "expired", "superseded"]
 
@@ -230,3 +230,106 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for s in statuses
     }
+
+
+# --- 授权用证 ---------------------------------------------------------------------
+
+
+def _use_cause() -> Any:
+    # No control characters: PostgreSQL text refuses NUL, and a log line must stay one line.
+    return Field(
+        min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$", description="用证事由"
+    )
+
+
+def _case_no() -> Any:
+    return Field(default=None, pattern="^[0-9A-Z]{43}$", description="办件编号")
+
+
+def _matter_code() -> Any:
+    return Field(default=None, min_length=1, max_length=64, pattern="^[0-9A-Za-z.-]+$")
+
+
+class AuthorizationIn(BaseModel):
+    """授权: one org, one purpose; one certificate (every version) or every one of a type."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    org_uscc: str = Field(max_length=18, description="the org authorised (统一社会信用代码)")
+    use_cause: str = _use_cause()
+    certificate_id: str | None = Field(default=None, max_length=120, description="证照标识")
+    type_code: str | None = Field(default=None, pattern="^[0-9A-Z]{18}[0-9]{3}$")
+    case_no: str | None = _case_no()
+    matter_code: str | None = _matter_code()
+    valid_from: AwareDatetime | None = Field(default=None, description="default now")
+    valid_until: AwareDatetime | None = Field(default=None, description="default 30 days on")
+
+
+class AuthorizationOut(BaseModel):
+    id: str
+    org_uscc: str
+    use_cause: str
+    lineage: str | None
+    type_code: str | None
+    case_no: str | None
+    matter_code: str | None
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    state: Literal["active", "scheduled", "expired", "revoked"]
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class AuthorizationList(BaseModel):
+    items: list[AuthorizationOut]
+
+
+class LookupIn(BaseModel):
+    """By holder + type; the holder's ID travels in the body, never in a URL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    holder_id_type: Literal["citizen_id", "uscc"]
+    holder_id: str = Field(min_length=1, max_length=18)
+    type_code: str = Field(pattern="^[0-9A-Z]{18}[0-9]{3}$")
+    use_cause: str = _use_cause()
+    case_no: str | None = _case_no()
+    matter_code: str | None = _matter_code()
+    org_uscc: str | None = Field(default=None, pattern="^[0-9A-Z]{18}$")
+
+
+class CertificateDetailList(BaseModel):
+    items: list[CertificateDetail]
+
+
+class UseEntry(BaseModel):
+    certificate_id: str
+    version: int
+    org_uscc: str | None
+    system: str | None
+    use_cause: str
+    case_no: str | None
+    outcome: Literal["allowed", "refused"]
+    reason: str
+    authorization_id: str | None
+    at: dt.datetime
+
+
+class UseList(BaseModel):
+    items: list[UseEntry]
+
+
+class UseIn(BaseModel):
+    """A use asking for the 加注件 file instead of the JSON."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    use_cause: str = _use_cause()
+    case_no: str | None = _case_no()
+    matter_code: str | None = _matter_code()
+    org_uscc: str | None = Field(default=None, pattern="^[0-9A-Z]{18}$")
+
+
+class FileLink(BaseModel):
+    url: str = Field(description="single use; no token needed: the link is the capability")
+    expires_at: dt.datetime

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import html
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from services.certs.api.deps import ContextDep
+from services.certs.api.deps import CertificateId, ContextDep
 from services.certs.api.schemas import VerifyIn, VerifyOut, problems
 from services.certs.service import reading
 from services.runtime.deps import ReadSession
@@ -49,7 +49,7 @@ async def verify(body: VerifyIn, ctx: ContextDep, session: ReadSession) -> dict[
     summary="Public page (Chinese) with the status and the holder masked",
 )
 async def verify_page(
-    certificate_id: Annotated[str, Path(max_length=120, description="证照标识")],
+    certificate_id: CertificateId,
     ctx: ContextDep,
     session: ReadSession,
 ) -> HTMLResponse:

@@ -81,3 +81,26 @@ async def status_changed(
         "changed_at": at.isoformat(),
     }
     await publish(session, STATUS_CHANGED, key=_key(cert), data=data, occurred_at=at)
+
+
+async def used(
+    publish: Publish,
+    session: AsyncSession,
+    cert: CertificateRow,
+    *,
+    org_uscc: str,
+    client_id: str | None,
+    use_cause: str,
+    case_no: str | None,
+    at: datetime,
+) -> None:
+    """用证: an org's system read the certificate (allowed uses only; refusals stay in the
+    holder's use log)."""
+    data = _base(cert) | {
+        "user_org_uscc": org_uscc,
+        "user_system": client_id,
+        "use_cause": use_cause,
+        "used_case_no": case_no,
+        "used_at": at.isoformat(),
+    }
+    await publish(session, USED, key=_key(cert), data=data, occurred_at=at)

@@ -86,12 +86,13 @@ async def status_index(session: AsyncSession, issuer_uscc: str, now: dt.datetime
         session, issuer_uscc, str(StatusPurpose.REVOCATION), lock=True
     )
     assert revocation is not None  # created with the issuer
-    if (await repo.count_indices(session, issuer_uscc) + 1) * 2 >= revocation.size:
+    if (revocation.used + 1) * 2 >= revocation.size:
         await grow_status_lists(session, issuer_uscc, revocation.size * 2, now)
     while True:
         candidates = {secrets.randbelow(revocation.size) for _ in range(8)}
         free = candidates - await repo.indices_taken(session, issuer_uscc, candidates)
         if free:
+            revocation.used += 1  # under the row lock, committed with the certificate
             return secrets.choice(sorted(free))
 
 
@@ -186,6 +187,7 @@ async def _prepare(
     issuer_uscc: str,
     face: Mapping[str, Any],
     now: dt.datetime,
+    issued_on: dt.date | None = None,
 ) -> tuple[IssuerRow, SigningKey, CertificateVersion]:
     if not cert_type.may_issue(issuer_uscc):  # before any key is made for a stranger
         raise IssuanceError("issuer_not_allowed", f"this org may not issue {cert_type.name}")
@@ -195,7 +197,7 @@ async def _prepare(
         cert_type,
         certificate_id=cid,
         issuer_name=issuer.name,
-        issued_on=local_date(now),
+        issued_on=issued_on or local_date(now),
         face=checked_face(face),
     )
     return issuer, key, version
@@ -212,9 +214,13 @@ async def issue(
     actor: str | None,
     now: dt.datetime,
     expected_holder: tuple[str, str] | None = None,
+    issued_on: dt.date | None = None,
 ) -> CertificateRow:
-    """Issue version 1; raises IssuanceError (the caller queues it or answers 422)."""
-    _issuer, key, version = await _prepare(ctx, session, cert_type, issuer_uscc, face, now)
+    """Issue version 1; raises IssuanceError (the caller queues it or answers 422).
+    ``issued_on``: the original 颁证日期 of a 存量证照 being imported (default today)."""
+    _issuer, key, version = await _prepare(
+        ctx, session, cert_type, issuer_uscc, face, now, issued_on
+    )
     if expected_holder is not None:
         # Same kind: the 照面 must name the applicant. Another kind (a 个体户 operator
         # applying in person for a licence held by the business): the applicant sees it too.

@@ -105,6 +105,7 @@ async def issuer_for_signing(
                     issuer_uscc=uscc,
                     purpose=str(purpose),
                     size=MIN_ENTRIES,
+                    used=0,
                     bits=bytes(MIN_ENTRIES // 8),
                     updated_at=now,
                 ),

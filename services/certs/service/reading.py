@@ -106,7 +106,7 @@ def _holder_key(principal: Principal) -> tuple[str, str] | None:
     return None
 
 
-def _require_l3(principal: Principal) -> tuple[str, str] | None:
+def require_l3(principal: Principal) -> tuple[str, str] | None:
     if not principal.assurance_at_least("L3"):
         raise Problem(
             403, "certificates need a login at assurance level L3 or above", code="assurance"
@@ -117,14 +117,14 @@ def _require_l3(principal: Principal) -> tuple[str, str] | None:
 async def my_certificates(
     ctx: CertsContext, session: AsyncSession, principal: Principal
 ) -> list[dict[str, Any]]:
-    key = _require_l3(principal)
+    key = require_l3(principal)
     if key is None:
         return []
     today = local_date(utcnow())
     return [summary(ctx, r, today) for r in await repo.holder_certificates(session, *key)]
 
 
-def _is_holder(row: CertificateRow, key: tuple[str, str] | None) -> bool:
+def is_holder(row: CertificateRow, key: tuple[str, str] | None) -> bool:
     if key is None:
         return False
     return (row.holder_kind, row.holder_ref) == key or (
@@ -133,14 +133,19 @@ def _is_holder(row: CertificateRow, key: tuple[str, str] | None) -> bool:
     ) == key
 
 
+async def my_row(session: AsyncSession, principal: Principal, cid: str) -> CertificateRow:
+    """One of the caller's certificates (holder, or applicant of another kind); else 404."""
+    key = require_l3(principal)
+    row = await repo.get_certificate(session, cid)
+    if row is None or not is_holder(row, key):
+        raise Problem(404, "no such certificate of yours", code="not-found")
+    return row
+
+
 async def my_certificate(
     ctx: CertsContext, session: AsyncSession, principal: Principal, cid: str
 ) -> dict[str, Any]:
-    key = _require_l3(principal)
-    row = await repo.get_certificate(session, cid)
-    if row is None or not _is_holder(row, key):
-        raise Problem(404, "no such certificate of yours", code="not-found")
-    return detail(ctx, row, local_date(utcnow()))
+    return detail(ctx, await my_row(session, principal, cid), local_date(utcnow()))
 
 
 async def staff_certificate(

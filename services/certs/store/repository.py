@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.certs.store.tables import (
+    AuthorizationRow,
     CertificateRow,
     ChangeRow,
+    FileLinkRow,
     IssuerKeyRow,
     IssuerRow,
     PendingRow,
     StatusListRow,
     TypeRow,
+    UseRow,
 )
 
 
@@ -159,3 +163,87 @@ async def pending_of_org(
     if issuer_uscc is not None:
         stmt = stmt.where(PendingRow.issuer_uscc == issuer_uscc)
     return list((await session.execute(stmt.limit(500))).scalars())
+
+
+# --- 授权用证 and the use log ----------------------------------------------------
+
+
+async def holder_authorizations(
+    session: AsyncSession, holder_kind: str, holder_ref: str
+) -> list[AuthorizationRow]:
+    stmt = (
+        select(AuthorizationRow)
+        .where(AuthorizationRow.holder_kind == holder_kind)
+        .where(AuthorizationRow.holder_ref == holder_ref)
+        .order_by(AuthorizationRow.created_at.desc(), AuthorizationRow.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def lock_authorization(session: AsyncSession, auth_id: str) -> AuthorizationRow | None:
+    stmt = select(AuthorizationRow).where(AuthorizationRow.id == auth_id).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def grants_for(
+    session: AsyncSession, holder_kind: str, holder_ref: str, org_uscc: str
+) -> list[AuthorizationRow]:
+    stmt = (
+        select(AuthorizationRow)
+        .where(AuthorizationRow.holder_kind == holder_kind)
+        .where(AuthorizationRow.holder_ref == holder_ref)
+        .where(AuthorizationRow.org_uscc == org_uscc)
+        .order_by(AuthorizationRow.created_at, AuthorizationRow.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def holder_certificates_of_type(
+    session: AsyncSession, holder_kind: str, holder_ref: str, type_code: str
+) -> list[CertificateRow]:
+    """The holder's current versions (not superseded) of one type."""
+    stmt = (
+        select(CertificateRow)
+        .where(CertificateRow.holder_kind == holder_kind)
+        .where(CertificateRow.holder_ref == holder_ref)
+        .where(CertificateRow.type_code == type_code)
+        .where(CertificateRow.superseded_by.is_(None))
+        .order_by(CertificateRow.issued_on.desc(), CertificateRow.certificate_id)
+    )
+    return list((await session.execute(stmt.limit(50))).scalars())
+
+
+async def uses(session: AsyncSession, lineage: str, limit: int = 500) -> list[UseRow]:
+    stmt = select(UseRow).where(UseRow.lineage == lineage).order_by(UseRow.id.desc()).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def take_file_link(
+    session: AsyncSession, token_hash: str, now: datetime
+) -> FileLinkRow | None:
+    """Mark an unused, unexpired link used and return it; None if it was not (single use,
+    decided by one conditional UPDATE so two concurrent downloads cannot both win)."""
+    stmt = (
+        update(FileLinkRow)
+        .where(FileLinkRow.token_hash == token_hash)
+        .where(FileLinkRow.used_at.is_(None))
+        .where(FileLinkRow.expires_at > now)
+        .values(used_at=now)
+        .returning(FileLinkRow)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def current_by_number(
+    session: AsyncSession, type_code: str, issuer_uscc: str, number: str
+) -> CertificateRow | None:
+    """The current version of the certificate with this 证照编号 (存量 import: once only)."""
+    stmt = (
+        select(CertificateRow)
+        .where(CertificateRow.type_code == type_code)
+        .where(CertificateRow.issuer_uscc == issuer_uscc)
+        .where(CertificateRow.number == number)
+        .where(CertificateRow.superseded_by.is_(None))
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()

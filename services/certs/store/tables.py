@@ -140,6 +140,9 @@ class StatusListRow(Base):
     issuer_uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
     purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
     size: Mapped[int] = mapped_column(Integer)
+    # Indices taken (kept on the revocation row; one index serves both lists): counting the
+    # issuer's certificates instead cost a scan of all of them on every issuance.
+    used: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     bits: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -161,4 +164,62 @@ class PendingRow(Base):
     certificate_id: Mapped[str | None] = mapped_column(String(120))
     resolved_by: Mapped[str | None] = mapped_column(String(200))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuthorizationRow(Base):
+    """授权用证: a holder's consent for one org, purpose and period (revocable, kept)."""
+
+    __tablename__ = "cert_authorizations"
+    __table_args__ = (Index("ix_cert_authorizations_holder", "holder_kind", "holder_ref"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder_kind: Mapped[str] = mapped_column(String(10))
+    holder_ref: Mapped[str] = mapped_column(String(128))
+    org_uscc: Mapped[str] = mapped_column(String(18))
+    use_cause: Mapped[str] = mapped_column(String(500))
+    lineage: Mapped[str | None] = mapped_column(String(100))
+    type_code: Mapped[str | None] = mapped_column(String(21))
+    case_no: Mapped[str | None] = mapped_column(String(43))
+    matter_code: Mapped[str | None] = mapped_column(String(64))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class UseRow(Base):
+    """用证记录: every attempt by an org's system to use a certificate, allowed or refused
+    (append only; the holder reads it)."""
+
+    __tablename__ = "cert_uses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lineage: Mapped[str] = mapped_column(String(100), index=True)
+    certificate_id: Mapped[str] = mapped_column(String(120))
+    version: Mapped[int] = mapped_column(Integer)
+    org_uscc: Mapped[str | None] = mapped_column(String(18))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    use_cause: Mapped[str] = mapped_column(String(500))
+    case_no: Mapped[str | None] = mapped_column(String(43))
+    outcome: Mapped[str] = mapped_column(String(10))  # allowed | refused
+    reason: Mapped[str] = mapped_column(String(40))
+    authorization_id: Mapped[str | None] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FileLinkRow(Base):
+    """加注件 link: a single-use, expiring download of a certificate PDF watermarked with the
+    用证事由, made for an allowed use. Only the SHA-256 of the link token is stored."""
+
+    __tablename__ = "cert_file_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    certificate_id: Mapped[str] = mapped_column(String(120))
+    org_uscc: Mapped[str] = mapped_column(String(18))
+    use_cause: Mapped[str] = mapped_column(String(500))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -7,6 +7,7 @@ token: ``id_ref`` (its keyed blind index) lets services match applicants without
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -72,8 +73,10 @@ def access_claims(
     issued_at: int,
     expires_at: int,
     user: Authenticated | None,
+    orgs: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Claims of an access token (RFC 9068 shape plus the hub conventions)."""
+    """Claims of an access token (RFC 9068 shape plus the hub conventions). A client's own
+    token carries ``orgs``: the USCCs its registration names (never from the request)."""
     claims: dict[str, Any] = {
         "iss": issuer,
         "aud": audience,
@@ -86,6 +89,8 @@ def access_claims(
     }
     if user is None:
         claims.update({"sub": client_id, "sub_type": "client"})
+        if orgs:
+            claims["orgs"] = list(orgs)
         return claims
     claims.update(user.subject.identity_claims())
     claims["name"] = user.subject.name

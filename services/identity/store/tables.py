@@ -89,6 +89,9 @@ class Client(Base):
     can_introspect: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # USCCs of the orgs the system was registered for (hub systems onboard): the ``orgs``
+    # claim of its client-credentials tokens, which services such as certs trust.
+    orgs: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class BrowserSession(Base):
