@@ -4,7 +4,8 @@ in-process (one gateway process; counters reset on restart).
 Each counter is a fixed window that starts at its first hit (INCR, then PEXPIRE on the
 first): cheap, one round trip, atomic in a Lua script. If Redis fails, the counters fail
 OPEN (the request passes, a warning is logged at most every 30 s): losing the limits for a
-while is better than taking the whole front door down with the cache.
+while is better than taking the whole front door down with the cache. Timeouts: 2 s to
+connect (a busy process's first connection needs slack), 1 s per command.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class RedisCounters:
 
     def __init__(self, url: str, prefix: str = "hub:fd:") -> None:
         self.redis = aioredis.from_url(
-            url, socket_connect_timeout=0.5, socket_timeout=0.5, health_check_interval=30
+            url, socket_connect_timeout=2.0, socket_timeout=1.0, health_check_interval=30
         )
         self.prefix = prefix
         self._hit = self.redis.register_script(_HIT)

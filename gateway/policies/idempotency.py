@@ -64,7 +64,7 @@ class RedisIdempotencyStore:
     """Records as JSON strings: SET NX claims, SET XX stores the answer with its TTL."""
 
     def __init__(self, url: str, prefix: str = "hub:idem:") -> None:
-        self.redis = aioredis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1.0)
+        self.redis = aioredis.from_url(url, socket_connect_timeout=2.0, socket_timeout=1.0)
         self.prefix = prefix
 
     def _key(self, client_id: str, key: str) -> str:
