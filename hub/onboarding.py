@@ -24,7 +24,6 @@ PUSH_SCOPE = "cases:push"
 # reports for the demo matters' org and the org of the docs/intake.md examples.
 DEMO_COUNTY_ID = "demo-county"
 DEMO_COUNTY_ORGS = ("11440200MB2C12345W", "11440204000000527F")
-# The gateway's own client at identity, to introspect tokens (revocation checks).
 
 
 class OnboardingError(ValueError):
