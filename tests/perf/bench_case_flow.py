@@ -77,7 +77,8 @@ async def push_all(gateway: str, token: str, events: list[dict[str, Any]]) -> fl
 
 
 async def run_phase(flow: Any, db: Database, events: list[dict[str, Any]], client: str) -> dict:
-    token = flow.issuer.client(client, "cases:push")
+    # A backfill outlasts a 5-minute test token; a real county system would refresh its token.
+    token = flow.issuer.client(client, "cases:push", lifetime=3600)
     before = await applied(db)
     start = time.perf_counter()
     push_seconds = await push_all(flow.gateway, token, events)
