@@ -207,3 +207,38 @@ async def mark_verified(core: IdentityCore, id_number: str) -> str:
         person.realname_verified_at = utcnow()
         acc.level = "L3"
         return acc.id
+
+
+REALNAME_ADAPTER = "http://gateway.test/api/adapters/realname/v1/verify"
+
+
+@asynccontextmanager
+async def realname_via_gateway(
+    env: Env, gateway_db_url: str, province: Any
+) -> AsyncIterator[FastAPI]:
+    """实名核验 as in production: identity → the real gateway adapter (in process) → the
+    province simulator; yields the gateway app. ``gateway_db_url`` is a fresh database
+    (migrated here)."""
+    import json
+
+    from gateway.app import create_app as create_gateway
+    from gateway.settings import GatewaySettings
+    from services.identity.realname import GatewayRealNameVerifier
+
+    migrate("gateway", gateway_db_url)
+    gw = create_gateway(
+        GatewaySettings(
+            database_url=gateway_db_url,
+            kafka_enabled=False,
+            auth_issuer=ISSUER,
+            auth_jwks=json.dumps(env.core.keys.jwks),
+            realname_province_url=province.url,
+            realname_app_key=province.app_key,
+            realname_app_secret=province.app_secret,
+        )
+    )
+    async with gw.router.lifespan_context(gw):
+        env.core.realname = GatewayRealNameVerifier(
+            env.core, REALNAME_ADAPTER, 5, transport=httpx.ASGITransport(app=gw)
+        )
+        yield gw

@@ -7,7 +7,6 @@ simulator over HTTP."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,10 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from gateway.app import create_app as create_gateway
-from gateway.settings import GatewaySettings
 from services.identity import accounts
-from services.identity.realname import GatewayRealNameVerifier
 from services.identity.store.tables import LocalSmsMessage, NaturalPerson
 from services.runtime.auth import TokenVerifier
 from tests.identity.support import (
@@ -33,14 +29,13 @@ from tests.identity.support import (
     form_fields,
     identity_env,
     mark_verified,
+    realname_via_gateway,
     user_tokens,
     valid_uscc,
 )
 from tests.peers.province_realname import Company, ProvinceRealName
-from tests.support.apps import migrate
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-ADAPTER = "http://gateway.test/api/adapters/realname/v1/verify"
 REAL_ID = "440106199001011235"  # 王五, who will verify
 REAL_NAME = "王五"
 OTHER_ID = "110105194912310038"  # registered by nobody before the test
@@ -63,24 +58,8 @@ def province():
 async def env(pg, province) -> AsyncIterator[Env]:
     url = await pg.create("identity_assurance")
     gw_url = await pg.create("gateway_assurance")
-    migrate("gateway", gw_url)
-    async with identity_env(url) as e:
-        gw = create_gateway(
-            GatewaySettings(
-                database_url=gw_url,
-                kafka_enabled=False,
-                auth_issuer=ISSUER,
-                auth_jwks=json.dumps(e.core.keys.jwks),
-                realname_province_url=province.url,
-                realname_app_key=province.app_key,
-                realname_app_secret=province.app_secret,
-            )
-        )
-        async with gw.router.lifespan_context(gw):
-            e.core.realname = GatewayRealNameVerifier(
-                e.core, ADAPTER, 5, transport=httpx.ASGITransport(app=gw)
-            )
-            yield e
+    async with identity_env(url) as e, realname_via_gateway(e, gw_url, province):
+        yield e
 
 
 def _verifier(env: Env) -> TokenVerifier:
