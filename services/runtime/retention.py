@@ -70,13 +70,12 @@ class Retention:
         self.rules.append(Rule(name, resolved, condition))
 
     async def run_once(self, now: datetime | None = None) -> int:
-        """One round over every rule; returns rows deleted (a full batch means: more)."""
+        """One round over every rule, one batch each. Returns the batch size when some rule
+        filled a batch (more is waiting: the background runner comes back at once), else 0."""
         now = now or utcnow()
-        total = 0
         more = False
         for rule in self.rules:
             deleted = await self._purge_batch(rule, now)
-            total += deleted
             more = more or deleted >= self.batch_size
             if deleted:
                 _purged.add(deleted, {"rule": rule.name})
