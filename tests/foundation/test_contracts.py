@@ -76,3 +76,11 @@ def test_fast_path_and_authoritative_validator_agree_on_verdicts() -> None:
     ):
         assert contract.errors(bad), bad
         assert not contract.fast.is_valid(bad)
+
+
+def test_event_type_constants_name_exactly_the_schemas() -> None:
+    from contracts import event_types
+
+    contracts = default_contracts()
+    assert event_types.all_event_types() == set(contracts.types())
+    assert event_types.all_topics() == contracts.topics()
